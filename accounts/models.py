@@ -1,0 +1,228 @@
+"""Users, companies, shipping accounts, plans, memberships and the audit trail."""
+
+from __future__ import annotations
+
+import re
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
+
+from billing_centre.money import CURRENCY_CHOICES
+
+# A permanent account number is 6 letters/digits; 10 digits is a temporary
+# number that cannot be enrolled, paid or disputed online (R1).
+ACCOUNT_NUMBER_RE = re.compile(r"^(?:[A-Z0-9]{6}|[0-9]{10})$")
+TEMPORARY_NUMBER_RE = re.compile(r"^[0-9]{10}$")
+
+
+class User(AbstractUser):
+    """A portal user. ``username`` is the user ID; the e-mail is required and unique."""
+
+    email = models.EmailField(_("e-mail address"))
+    name = models.CharField(_("name"), max_length=150, blank=True)
+
+    objects = UserManager()
+
+    REQUIRED_FIELDS = ["email"]
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+        ordering = ["username"]
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="user_email_unique_ci"),
+        ]
+
+    def __str__(self) -> str:
+        return self.username
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.get_full_name() or self.username
+
+
+class Company(models.Model):
+    """An enrolled Billing Centre customer: owns accounts, plans, users and wallet."""
+
+    name = models.CharField(_("company name"), max_length=200)
+    country = models.CharField(_("country"), max_length=2, default="KR")
+    address = models.CharField(_("address"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("company")
+        verbose_name_plural = _("companies")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class InvoiceDelivery(models.TextChoices):
+    # Paper invoices carry a print fee from a country's effective date (R13);
+    # enrolling declines paper at once (R14).
+    PAPER = "paper", _("Paper")
+    PAPERLESS = "paperless", _("Paperless")
+
+
+class Billable(models.Model):
+    """What accounts and plans share: who is billed, how, and whom to call."""
+
+    name = models.CharField(_("name"), max_length=200)
+    company = models.ForeignKey(
+        Company,
+        verbose_name=_("company"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="%(class)ss",
+        help_text=_("Empty until the account or plan is enrolled in Billing Centre."),
+    )
+    country = models.CharField(_("country"), max_length=2, default="KR")
+    currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES, default="KRW")
+    address = models.CharField(_("address"), max_length=300, blank=True)
+    invoice_delivery = models.CharField(
+        _("invoice delivery"),
+        max_length=10,
+        choices=InvoiceDelivery.choices,
+        default=InvoiceDelivery.PAPER,
+    )
+    # The day paper was declined; invoices issued from then on carry no print fee.
+    paperless_since = models.DateField(_("paperless since"), null=True, blank=True)
+    # XML invoices are offered only once enrolled (R17-R19).
+    xml_enrolled = models.BooleanField(_("XML invoices"), default=False)
+    # Printed on every invoice; where Billing Centre cannot help, users call it (R1, R20, R21).
+    billing_contact_phone = models.CharField(_("billing contact phone"), max_length=40)
+    billing_contact_email = models.EmailField(_("billing contact e-mail"), blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_paperless(self) -> bool:
+        return self.invoice_delivery == InvoiceDelivery.PAPERLESS
+
+
+class BillingPlan(Billable):
+    """A consolidated payment plan: groups accounts and receives plan invoices."""
+
+    number = models.CharField(_("plan number"), max_length=12, unique=True)
+
+    class Meta:
+        verbose_name = _("plan")
+        verbose_name_plural = _("plans")
+        ordering = ["number"]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.name}"
+
+
+class ShippingAccount(Billable):
+    """A customer (shipping) account number: 고객번호."""
+
+    number = models.CharField(_("account number"), max_length=10, unique=True)
+    plan = models.ForeignKey(
+        BillingPlan,
+        verbose_name=_("plan"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="accounts",
+    )
+
+    class Meta:
+        verbose_name = _("account")
+        verbose_name_plural = _("accounts")
+        ordering = ["number"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(number__regex=r"^([A-Z0-9]{6}|[0-9]{10})$"),
+                name="account_number_format",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.name}"
+
+    @property
+    def is_temporary(self) -> bool:
+        return bool(TEMPORARY_NUMBER_RE.match(self.number))
+
+
+class Role(models.TextChoices):
+    ADMINISTRATOR = "administrator", _("Administrator")
+    MANAGER = "manager", _("Manager")
+    PAYER = "payer", _("View, pay and dispute")
+    VIEWER = "viewer", _("View only")
+
+
+class Membership(models.Model):
+    """A user's role in a company and, below Administrator, the accounts and plans it covers."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(_("role"), max_length=20, choices=Role.choices)
+    # Administrators see every account and plan of the company; these are ignored for them.
+    accounts = models.ManyToManyField(
+        ShippingAccount, blank=True, related_name="memberships", verbose_name=_("accounts")
+    )
+    plans = models.ManyToManyField(
+        BillingPlan, blank=True, related_name="memberships", verbose_name=_("plans")
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+        ordering = ["company", "user"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "company"], name="membership_user_company_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.company} ({self.get_role_display()})"
+
+
+class AuditEvent(models.Model):
+    """An append-only record of a state change that matters (DESIGN.md, Architecture)."""
+
+    created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # Kept even if the user is deleted, so the trail still names who acted.
+    actor_label = models.CharField(_("actor label"), max_length=150, blank=True)
+    company = models.ForeignKey(
+        Company,
+        verbose_name=_("company"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="audit_events",
+    )
+    action = models.CharField(_("action"), max_length=64, db_index=True)
+    target_type = models.CharField(_("target type"), max_length=64, blank=True)
+    target_id = models.CharField(_("target id"), max_length=64, blank=True)
+    target_label = models.CharField(_("target"), max_length=200, blank=True)
+    data = models.JSONField(_("data"), default=dict, blank=True)
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["company", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.target_label}"

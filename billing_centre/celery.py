@@ -1,0 +1,15 @@
+"""Celery application.
+
+Without ``REDIS_URL`` the settings make every task run eagerly in the calling
+process, so the embedded default (SQLite, no broker) works with no services.
+"""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "billing_centre.settings")
+
+app = Celery("billing_centre")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

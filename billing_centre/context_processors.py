@@ -1,0 +1,5 @@
+from django.conf import settings
+
+
+def navigation(request):
+    return {"BILLING_SUPPORT_PHONE": settings.BILLING_SUPPORT_PHONE}

@@ -1,0 +1,250 @@
+"""Wallet payment methods, payments and their allocation to invoices, AutoPay, webhooks.
+
+The flows that use these (gateway, wallet pages, Pay Now, AutoPay runs) are
+built by the Payments and AutoPay issues; the shapes and the invariants the
+database can hold are fixed here.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import BillingPlan, Company, ShippingAccount
+from billing_centre.money import CURRENCY_CHOICES
+from invoices.models import MONEY, Invoice
+
+
+class MethodKind(models.TextChoices):
+    CREDIT_CARD = "credit_card", _("Credit card")
+    DEBIT_CARD = "debit_card", _("Debit card")
+    BANK_DEBIT = "bank_debit", _("Bank direct debit")
+    ONLINE_SERVICE = "online_service", _("Online payment service")
+
+
+class PaymentMethod(models.Model):
+    """A wallet entry. Only the gateway's token and display facts: never a card number or CVC."""
+
+    company = models.ForeignKey(
+        Company, verbose_name=_("company"), on_delete=models.CASCADE, related_name="payment_methods"
+    )
+    kind = models.CharField(_("type"), max_length=20, choices=MethodKind.choices)
+    nickname = models.CharField(_("nickname"), max_length=60, blank=True)
+    holder_name = models.CharField(_("holder name"), max_length=120, blank=True)
+    brand = models.CharField(_("brand"), max_length=30, blank=True)
+    last4 = models.CharField(_("last four digits"), max_length=4, blank=True)
+    exp_month = models.PositiveSmallIntegerField(_("expiry month"), null=True, blank=True)
+    exp_year = models.PositiveSmallIntegerField(_("expiry year"), null=True, blank=True)
+    gateway = models.CharField(_("gateway"), max_length=20)
+    gateway_token = models.CharField(_("gateway token"), max_length=120)
+    is_default = models.BooleanField(_("default"), default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("payment method")
+        verbose_name_plural = _("payment methods")
+        ordering = ["-is_default", "nickname", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["company"], condition=Q(is_default=True), name="paymentmethod_one_default"
+            ),
+            models.CheckConstraint(
+                condition=Q(exp_month__isnull=True) | Q(exp_month__gte=1, exp_month__lte=12),
+                name="paymentmethod_exp_month_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        label = self.nickname or self.brand or self.get_kind_display()
+        return f"{label} ····{self.last4}" if self.last4 else label
+
+
+class PaymentStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    SCHEDULED = "scheduled", _("Scheduled")
+    PROCESSING = "processing", _("Processing")  # sent; the outcome is not known yet
+    SUCCEEDED = "succeeded", _("Paid")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+# The only transitions a payment may make; one service performs each.
+PAYMENT_TRANSITIONS: dict[str, frozenset[str]] = {
+    PaymentStatus.PENDING: frozenset({PaymentStatus.PROCESSING, PaymentStatus.FAILED, PaymentStatus.CANCELLED}),
+    PaymentStatus.SCHEDULED: frozenset({PaymentStatus.PENDING, PaymentStatus.CANCELLED}),
+    PaymentStatus.PROCESSING: frozenset({PaymentStatus.SUCCEEDED, PaymentStatus.FAILED}),
+    PaymentStatus.SUCCEEDED: frozenset(),
+    PaymentStatus.FAILED: frozenset(),
+    PaymentStatus.CANCELLED: frozenset(),
+}
+
+
+class Payment(models.Model):
+    """One charge in one currency, covering one or more invoices."""
+
+    reference = models.CharField(_("payment reference"), max_length=20, unique=True)
+    # One per attempt, chosen before anything is sent: a retry or double click finds this row.
+    idempotency_key = models.CharField(_("idempotency key"), max_length=100, unique=True)
+    company = models.ForeignKey(
+        Company,
+        verbose_name=_("company"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="payments",
+        help_text=_("Empty for Pay Now payments made without logging in."),
+    )
+    currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES)
+    amount = models.DecimalField(_("amount"), **MONEY)
+    status = models.CharField(
+        _("status"), max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.PENDING
+    )
+    method = models.ForeignKey(
+        PaymentMethod, verbose_name=_("payment method"), on_delete=models.SET_NULL, null=True, blank=True
+    )
+    # A snapshot of what was charged, kept when the wallet entry is deleted.
+    method_kind = models.CharField(_("type"), max_length=20, choices=MethodKind.choices)
+    method_label = models.CharField(_("method"), max_length=80, blank=True)
+    gateway = models.CharField(_("gateway"), max_length=20)
+    gateway_reference = models.CharField(_("gateway reference"), max_length=120, blank=True)
+    failure_code = models.CharField(_("failure code"), max_length=60, blank=True)
+    failure_message = models.CharField(_("failure message"), max_length=300, blank=True)
+    scheduled_for = models.DateField(_("scheduled for"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    payer_email = models.EmailField(_("receipt e-mail"), blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    settled_at = models.DateTimeField(_("settled"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
+        ordering = ["-created_at", "-id"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive")]
+        indexes = [models.Index(fields=["status", "created_at"], name="payment_status_created")]
+
+    def __str__(self) -> str:
+        return self.reference
+
+
+class PaymentAllocation(models.Model):
+    """The part of a payment applied to one invoice."""
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="allocations")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="allocations")
+    amount = models.DecimalField(_("amount"), **MONEY)
+
+    class Meta:
+        verbose_name = _("payment allocation")
+        verbose_name_plural = _("payment allocations")
+        ordering = ["payment", "invoice"]
+        constraints = [
+            models.UniqueConstraint(fields=["payment", "invoice"], name="allocation_payment_invoice_unique"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="allocation_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.payment_id} → {self.invoice_id}"
+
+
+class AutoPaySchedule(models.Model):
+    """Recurring payment of an account's or plan's invoices (R6)."""
+
+    class AmountMode(models.TextChoices):
+        FULL = "full", _("Total amount due")
+        UP_TO_LIMIT = "up_to_limit", _("Total due up to a limit")
+
+    class Timing(models.TextChoices):
+        DAYS_BEFORE_DUE = "days_before_due", _("Days before the due date")
+        WEEKDAY = "weekday", _("On a weekday")
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        PAUSED = "paused", _("Paused")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="autopay_schedules")
+    account = models.ForeignKey(
+        ShippingAccount, on_delete=models.PROTECT, null=True, blank=True, related_name="autopay_schedules"
+    )
+    plan = models.ForeignKey(
+        BillingPlan, on_delete=models.PROTECT, null=True, blank=True, related_name="autopay_schedules"
+    )
+    method = models.ForeignKey(
+        PaymentMethod, on_delete=models.SET_NULL, null=True, blank=True, related_name="autopay_schedules"
+    )
+    amount_mode = models.CharField(_("amount"), max_length=20, choices=AmountMode.choices)
+    # Invoices above the limit are skipped and the users told why.
+    limit_amount = models.DecimalField(_("limit"), null=True, blank=True, **MONEY)
+    timing = models.CharField(_("timing"), max_length=20, choices=Timing.choices)
+    days_before_due = models.PositiveSmallIntegerField(_("days before due"), null=True, blank=True)
+    weekday = models.PositiveSmallIntegerField(_("weekday"), null=True, blank=True)
+    start_date = models.DateField(_("starts"))
+    until_date = models.DateField(_("until"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    # The explicit consent a person gave, with when and to which terms.
+    consent_at = models.DateTimeField(_("consent given"))
+    terms_version = models.CharField(_("terms version"), max_length=20)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("AutoPay schedule")
+        verbose_name_plural = _("AutoPay schedules")
+        ordering = ["company", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(account__isnull=False, plan__isnull=True)
+                    | Q(account__isnull=True, plan__isnull=False)
+                ),
+                name="autopay_account_xor_plan",
+            ),
+            models.UniqueConstraint(
+                fields=["account"],
+                condition=Q(account__isnull=False) & ~Q(status="cancelled"),
+                name="autopay_one_live_per_account",
+            ),
+            models.UniqueConstraint(
+                fields=["plan"],
+                condition=Q(plan__isnull=False) & ~Q(status="cancelled"),
+                name="autopay_one_live_per_plan",
+            ),
+            models.CheckConstraint(
+                condition=~Q(amount_mode="up_to_limit") | Q(limit_amount__gt=0),
+                name="autopay_limit_when_limited",
+            ),
+            models.CheckConstraint(
+                condition=Q(weekday__isnull=True) | Q(weekday__lte=6), name="autopay_weekday_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"AutoPay {self.account or self.plan}"
+
+
+class WebhookEvent(models.Model):
+    """A gateway event, stored once by its id, processed idempotently."""
+
+    event_id = models.CharField(_("event id"), max_length=100, unique=True)
+    type = models.CharField(_("type"), max_length=100)
+    payload = models.JSONField(_("payload"))
+    received_at = models.DateTimeField(_("received"), auto_now_add=True)
+    processed_at = models.DateTimeField(_("processed"), null=True, blank=True)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        verbose_name = _("webhook event")
+        verbose_name_plural = _("webhook events")
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.event_id}"
