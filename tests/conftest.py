@@ -4,9 +4,34 @@ from tests.factories import PASSWORD
 
 
 @pytest.fixture(autouse=True)
-def _media_root(settings, tmp_path):
-    """Stored files go to a per-test folder."""
+def _test_settings(settings, tmp_path):
+    """Stored files go to a per-test folder; passwords hash fast (security is not under test here)."""
     settings.MEDIA_ROOT = tmp_path / "media"
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _test_cache_and_celery(settings):
+    """Each test gets a fresh in-process cache, and Celery tasks run eagerly in the test.
+
+    With REDIS_URL set (CI), the settings point the cache and Celery at Redis: a shared cache
+    would carry rate-limit counters from one test (and one run) to the next, and ``.delay()``
+    would queue to a broker no worker reads. tests/billing_centre/test_celery.py turns eager
+    mode off for its one test against a real worker.
+    """
+    from django.core.cache import cache
+
+    from billing_centre.celery import app
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    cache.clear()
+    saved = (app.conf.task_always_eager, app.conf.task_eager_propagates)
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.CELERY_TASK_EAGER_PROPAGATES = True
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = saved
 
 
 @pytest.fixture
