@@ -1,10 +1,17 @@
 from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.generic import TemplateView
+
+from invoices.selectors import dashboard_summary
 
 
 def home(request):
-    return render(request, "home.html")
+    """``/``: the dashboard for a logged-in user, the landing page (Log in, Pay Now) otherwise."""
+    if not request.user.is_authenticated:
+        return render(request, "landing.html")
+    summary = dashboard_summary(user=request.user, today=timezone.localdate())
+    return render(request, "dashboard.html", {"summary": summary})
 
 
 class ComingSoonView(TemplateView):

@@ -113,7 +113,7 @@ def browser_login(page, live_server):
         page.goto(f"{live_server.url}/accounts/login/")
         page.fill("input[name=login]", user.username)
         page.fill("input[name=password]", password)
-        page.click("form button[type=submit]")
+        page.click("main form button[type=submit]")  # not the header's language buttons
         page.wait_for_load_state()
         return page
 

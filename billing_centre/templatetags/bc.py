@@ -1,0 +1,106 @@
+"""Template helpers shared by every page: money, navigation state, the bar chart.
+
+Load with ``{% load bc %}``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import template
+from django.utils.safestring import mark_safe
+
+from billing_centre.money import UnknownCurrency, format_money
+
+register = template.Library()
+
+
+@register.filter
+def money(amount, currency):
+    """``{{ invoice.total|money:invoice.currency }}`` → ``₩13,000`` / ``$12.34``."""
+    if amount is None or amount == "":
+        return ""
+    try:
+        return format_money(amount, currency)
+    except (UnknownCurrency, ValueError):
+        return f"{amount} {currency}"
+
+
+@register.simple_tag(takes_context=True)
+def nav_current(context, *view_names):
+    """` aria-current="page"` when the current URL resolves to one of ``view_names``."""
+    request = context.get("request")
+    match = getattr(request, "resolver_match", None)
+    if match is not None and match.view_name in view_names:
+        return mark_safe(' aria-current="page"')
+    return ""
+
+
+@register.simple_tag(takes_context=True)
+def nav_roles(context):
+    """The roles the logged-in user holds in any company (one query, cached on the request)."""
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if request is None or not getattr(user, "is_authenticated", False):
+        return frozenset()
+    roles = getattr(request, "_bc_nav_roles", None)
+    if roles is None:
+        from accounts.models import Membership
+
+        roles = frozenset(Membership.objects.filter(user=user).values_list("role", flat=True))
+        request._bc_nav_roles = roles
+    return roles
+
+
+@register.simple_tag
+def invoice_line_groups(invoice):
+    """The invoice's lines grouped by shipment (see invoices.selectors.invoice_line_groups)."""
+    from invoices.selectors import invoice_line_groups as select
+
+    return select(invoice=invoice)
+
+
+CHART_WIDTH = 480
+CHART_HEIGHT = 200
+CHART_TOP = 22
+CHART_BOTTOM = 28  # room for month labels
+CHART_LEFT = 8
+
+
+@register.inclusion_tag("includes/bar_chart.html")
+def bar_chart(series):
+    """A server-rendered SVG bar chart of one currency's monthly billed amounts.
+
+    ``series`` is a ``ChartSeries`` (currency, points of (month, amount)).
+    """
+    points = list(series.points)
+    peak = max((amount for _month, amount in points), default=Decimal(0))
+    plot_height = CHART_HEIGHT - CHART_TOP - CHART_BOTTOM
+    slot = (CHART_WIDTH - CHART_LEFT * 2) / max(len(points), 1)
+    bar_width = slot * 0.62
+    bars = []
+    for index, (month, amount) in enumerate(points):
+        height = 0.0 if peak <= 0 else float(max(amount, 0) / peak) * plot_height
+        x = CHART_LEFT + index * slot + (slot - bar_width) / 2
+        bars.append(
+            {
+                "month": month,
+                "amount": amount,
+                "x": round(x, 1),
+                "y": round(CHART_TOP + plot_height - height, 1),
+                "width": round(bar_width, 1),
+                "height": round(height, 1),
+                "label_x": round(x + bar_width / 2, 1),
+            }
+        )
+    return {
+        "series": series,
+        "bars": bars,
+        "peak": peak,
+        "width": CHART_WIDTH,
+        "height": CHART_HEIGHT,
+        "baseline": CHART_TOP + plot_height,
+        "top": CHART_TOP,
+        "peak_y": CHART_TOP - 4,
+        "label_y": CHART_HEIGHT - 8,
+    }
