@@ -226,3 +226,118 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.target_label}"
+
+
+class CompanyContact(models.Model):
+    """The customer's own contact for a company opened without an invoice (R26).
+
+    Kept apart from ``Company`` so the existing model keeps its meaning; the
+    carrier's billing contact stays on each account and plan.
+    """
+
+    company = models.OneToOneField(
+        Company, on_delete=models.CASCADE, related_name="contact", verbose_name=_("company")
+    )
+    phone = models.CharField(_("contact phone"), max_length=40)
+    email = models.EmailField(_("contact e-mail"))
+
+    class Meta:
+        verbose_name = _("company contact")
+        verbose_name_plural = _("company contacts")
+
+    def __str__(self) -> str:
+        return f"{self.company}: {self.phone}"
+
+
+class EnrolmentOutcome(models.TextChoices):
+    SUCCEEDED = "succeeded", _("Enrolled")
+    MISMATCH = "mismatch", _("Values did not match")
+    TOO_OLD = "too_old", _("Invoice older than 45 days")
+    TEMPORARY = "temporary", _("Temporary account number")
+    ALREADY_ENROLLED = "already_enrolled", _("Already enrolled by another company")
+    ALREADY_OURS = "already_ours", _("Already enrolled by the user's company")
+    LOCKED = "locked", _("Refused while locked out")
+
+
+class EnrolmentAttempt(models.Model):
+    """Every enrolment attempt, kept for the lock-out count and the record.
+
+    The lock-out counts refused attempts (every outcome but ``succeeded`` and
+    ``locked``) per user and per number typed, in a sliding window (R25).
+    """
+
+    created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="enrolment_attempts",
+        verbose_name=_("user"),
+    )
+    # The number as normalised from the input, whether or not it exists, so that
+    # guessing at a number that does not exist locks out just the same.
+    number = models.CharField(_("number entered"), max_length=40, db_index=True)
+    outcome = models.CharField(_("outcome"), max_length=20, choices=EnrolmentOutcome.choices)
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("enrolment attempt")
+        verbose_name_plural = _("enrolment attempts")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "-created_at"], name="enrolattempt_user_time")]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.number} {self.outcome}"
+
+
+class Invitation(models.Model):
+    """A user invited by e-mail who has no user ID yet; added on sign-up (R28-R29).
+
+    The membership is created only once the invited address is verified, so
+    nobody joins a company by typing someone else's e-mail at sign-up.
+    """
+
+    company = models.ForeignKey(
+        Company, on_delete=models.CASCADE, related_name="invitations", verbose_name=_("company")
+    )
+    email = models.EmailField(_("e-mail address"))
+    role = models.CharField(_("role"), max_length=20, choices=Role.choices)
+    accounts = models.ManyToManyField(
+        ShippingAccount, blank=True, related_name="invitations", verbose_name=_("accounts")
+    )
+    plans = models.ManyToManyField(
+        BillingPlan, blank=True, related_name="invitations", verbose_name=_("plans")
+    )
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("invited by"),
+    )
+    created_at = models.DateTimeField(_("invited"), auto_now_add=True)
+    accepted_at = models.DateTimeField(_("accepted"), null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("accepted by"),
+    )
+
+    class Meta:
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                "company",
+                Lower("email"),
+                condition=models.Q(accepted_at__isnull=True),
+                name="invitation_one_pending_per_email",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} → {self.company}"

@@ -1,13 +1,22 @@
 from django.urls import path
-from django.utils.translation import gettext_lazy as _
 
-from billing_centre.views import ComingSoonView
+from . import views
 
 app_name = "manage"
 
 urlpatterns = [
-    path("accounts/", ComingSoonView.as_view(title=_("My Accounts")), name="accounts"),
-    path("plans/", ComingSoonView.as_view(title=_("My Plans")), name="plans"),
-    path("users/", ComingSoonView.as_view(title=_("User management")), name="users"),
-    path("activity/", ComingSoonView.as_view(title=_("Activity")), name="activity"),
+    path("accounts/", views.AccountListView.as_view(), name="accounts"),
+    path("accounts/add/", views.AccountAddView.as_view(), name="account_add"),
+    path("accounts/<str:number>/xml/", views.BillableXmlView.as_view(), name="account_xml"),
+    path("accounts/<str:number>/remove/", views.BillableRemoveView.as_view(), name="account_remove"),
+    path("plans/", views.PlanListView.as_view(), name="plans"),
+    path("plans/<str:number>/xml/", views.PlanXmlView.as_view(), name="plan_xml"),
+    path("plans/<str:number>/remove/", views.PlanRemoveView.as_view(), name="plan_remove"),
+    path("users/", views.UserListView.as_view(), name="users"),
+    path("users/add/", views.UserAddView.as_view(), name="user_add"),
+    path("users/invite/", views.UserInviteView.as_view(), name="user_invite"),
+    path("users/<int:pk>/edit/", views.UserEditView.as_view(), name="user_edit"),
+    path("users/<int:pk>/remove/", views.UserRemoveView.as_view(), name="user_remove"),
+    path("users/invitations/<int:pk>/cancel/", views.InvitationCancelView.as_view(), name="invitation_cancel"),
+    path("activity/", views.ActivityView.as_view(), name="activity"),
 ]

@@ -94,11 +94,9 @@ TEMPLATES = [
 ]
 
 # Database: a SQLite file by default; DATABASE_URL selects PostgreSQL.
-DATABASES = {
-    "default": env.db_url(
-        "DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"
-    )
-}
+# An empty DATABASE_URL (e.g. a blank line copied from .env.example) means the default too.
+DATABASE_URL = env.str("DATABASE_URL", default="") or f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"
+DATABASES = {"default": environ.Env.db_url_config(DATABASE_URL)}
 DATABASES["default"].setdefault("ATOMIC_REQUESTS", False)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
@@ -182,6 +180,15 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Periodic jobs run by Celery beat (issue 6 adds AutoPay runs here).
+CELERY_BEAT_SCHEDULE = {
+    # Payments left processing (a timeout, a crash) are settled by asking the gateway.
+    "payments-reconcile": {
+        "task": "payments.payment_reconcile",
+        "schedule": 300.0,
+        "kwargs": {"older_than_seconds": 60},
+    },
+}
 
 # E-mail: console by default; EMAIL_URL (smtp://user:pass@host:587) for real mail.
 if env.str("EMAIL_URL", default=""):
@@ -196,9 +203,21 @@ STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 PAYMENT_GATEWAY = "stripe" if STRIPE_SECRET_KEY else "simulated"
+# Payment types offered and accepted per account country (R8); "default" for other countries.
+# Values are payments.models.MethodKind values. US: card, ACH debit (bank_debit), PayPal (online_service).
+PAYMENT_TYPES_BY_COUNTRY = {
+    "KR": ["credit_card", "debit_card", "bank_debit", "online_service"],
+    "US": ["credit_card", "debit_card", "bank_debit", "online_service"],
+    "default": ["credit_card", "debit_card"],
+}
+# The online payment services offered per country (the wallet's "online payment service" type).
+ONLINE_PAYMENT_SERVICES = {"KR": ["KakaoPay", "NaverPay", "Toss"], "US": ["PayPal"], "default": []}
 
 # Product facts: the billing support line for customers without an invoice (R21-R24).
 BILLING_SUPPORT_PHONE = "080-687-6886"
+# Disputes: a decision granting more credit than this (per currency) needs the
+# permission disputes.decide_large_dispute (a supervisor). Unlisted currencies: no limit.
+DISPUTE_SUPERVISOR_THRESHOLD = {"KRW": 1_000_000, "JPY": 100_000, "USD": 1000, "EUR": 1000}
 
 # Production hardening (check --deploy is clean with DJANGO_DEBUG=0).
 SESSION_COOKIE_HTTPONLY = True

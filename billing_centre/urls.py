@@ -6,7 +6,12 @@ then; none of them may 500.
 
 from django.contrib import admin
 from django.urls import include, path
-from django.utils.translation import gettext_lazy as _
+
+from accounts import admin_transfer as accounts_admin_transfer
+from accounts import views as accounts_views
+from disputes.views import HelpCenterView
+from invoices.views import ShipmentListView
+from payments import views as payments_views
 
 from . import health, views
 
@@ -15,26 +20,21 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("enroll/", views.ComingSoonView.as_view(title=_("Enrol in Billing Centre")), name="enroll"),
+    path("enroll/", accounts_views.EnrolView.as_view(), name="enroll"),
+    path("enroll/new-account/", accounts_views.AccountOpenView.as_view(), name="enroll_new_account"),
     path(
-        "pay-now/",
-        views.ComingSoonView.as_view(title=_("Pay Now"), login_required=False),
-        name="pay_now",
+        "enroll/access-request/",
+        accounts_views.AccessRequestView.as_view(),
+        name="enroll_access_request",
     ),
+    path("pay-now/", payments_views.PayNowView.as_view(), name="pay_now"),
     path("invoices/", include("invoices.urls")),
-    path("shipments/", views.ComingSoonView.as_view(title=_("Shipping history")), name="shipments"),
+    path("shipments/", ShipmentListView.as_view(), name="shipments"),
     path("payments/", include("payments.urls")),
-    path(
-        "profile/payment-options/",
-        views.ComingSoonView.as_view(title=_("Accounts and payment options")),
-        name="payment_options",
-    ),
+    path("profile/payment-options/", payments_views.PaymentOptionsView.as_view(), name="payment_options"),
     path("disputes/", include("disputes.urls")),
-    path(
-        "help/",
-        views.ComingSoonView.as_view(title=_("Help & Support Center"), login_required=False),
-        name="help",
-    ),
+    path("help/", HelpCenterView.as_view(), name="help"),
     path("manage/", include("accounts.urls")),
+    *accounts_admin_transfer.urlpatterns,  # R31, before the admin site's own URLs
     path("admin/", admin.site.urls),
 ]

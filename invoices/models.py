@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime
+import uuid
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Case, F, Q, Value, When
 from django.utils.translation import gettext_lazy as _
@@ -201,3 +203,94 @@ class InvoiceLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.invoice_id}:{self.position} {self.description}"
+
+
+class InvoiceDocument(models.Model):
+    """A rendered PDF of one version of an invoice, stored once and served from then on.
+
+    The version number goes up when what the PDF shows (header facts or lines)
+    changes; ``content_hash`` is the fingerprint of that content, so a request
+    finds the stored file of the current version without rendering again.
+    """
+
+    invoice = models.ForeignKey(
+        Invoice, verbose_name=_("invoice"), on_delete=models.CASCADE, related_name="documents"
+    )
+    version = models.PositiveIntegerField(_("version"))
+    # The PDF is rendered in the reader's language; each language is stored apart.
+    language = models.CharField(_("language"), max_length=10)
+    content_hash = models.CharField(_("content hash"), max_length=64)
+    # Relative to MEDIA_ROOT (private: served only through a scoped view).
+    file = models.CharField(_("file"), max_length=300)
+    size = models.PositiveIntegerField(_("size"), default=0)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("invoice document")
+        verbose_name_plural = _("invoice documents")
+        ordering = ["invoice", "-version", "language"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["invoice", "version", "language"], name="invoicedocument_version_language"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.invoice_id} v{self.version} ({self.language})"
+
+
+class ExportFormat(models.TextChoices):
+    PDF = "pdf", "PDF"
+    CSV = "csv", "CSV"
+    XML = "xml", "XML"
+
+
+class ExportJob(models.Model):
+    """A bulk download too large to build during the request: a Celery task writes the ZIP."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting")
+        RUNNING = "running", _("In progress")
+        READY = "ready", _("Ready")
+        FAILED = "failed", _("Failed")
+
+    # Unguessable, because it appears in links and e-mails; only the owner may use them anyway.
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        on_delete=models.CASCADE,
+        related_name="invoice_export_jobs",
+    )
+    format = models.CharField(_("format"), max_length=3, choices=ExportFormat.choices)
+    # PDFs are rendered in the language of the person who asked.
+    language = models.CharField(_("language"), max_length=10, default="ko")
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    # The selection as computed (and scoped) when the job was requested; the task checks scope again.
+    invoice_ids = models.JSONField(_("invoices"), default=list)
+    total = models.PositiveIntegerField(_("invoices to export"), default=0)
+    done = models.PositiveIntegerField(_("invoices exported"), default=0)
+    # Relative to MEDIA_ROOT.
+    file = models.CharField(_("file"), max_length=300, blank=True)
+    # The absolute link put into the "ready" e-mail (the task has no request to build it from).
+    download_url = models.CharField(_("download link"), max_length=500, blank=True)
+    error = models.CharField(_("error"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("invoice export")
+        verbose_name_plural = _("invoice exports")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(done__lte=F("total")), name="exportjob_done_le_total"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_format_display()} × {self.total} ({self.status})"
+
+    @property
+    def percent(self) -> int:
+        if self.total == 0:
+            return 100 if self.status == self.Status.READY else 0
+        return int(self.done * 100 / self.total)

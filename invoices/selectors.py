@@ -226,3 +226,160 @@ INVOICE_SORTS: dict[str, tuple[str, ...]] = {
     "status": ("display_status",),
 }
 INVOICE_DEFAULT_SORT = "-invoice_date"
+
+
+def _invoice_order(sort: str | None) -> list[str]:
+    sort = sort or INVOICE_DEFAULT_SORT
+    descending = sort.startswith("-")
+    fields = INVOICE_SORTS.get(sort.lstrip("-")) or INVOICE_SORTS["invoice_date"]
+    prefix = "-" if descending else ""
+    return [f"{prefix}{field}" for field in fields] + [f"{prefix}number", f"{prefix}id"]
+
+
+def invoice_table(*, user, kind: str, filters: dict, today: datetime.date) -> QuerySet[Invoice]:
+    """My Account Invoices (``kind="account"``) or My Plan Invoices (``"plan"``), filtered and sorted.
+
+    ``filters`` holds a validated ``InvoiceTableForm``'s cleaned data; missing keys mean
+    "no filter". Rows carry ``display_status`` (open, past_due, paid, credit) and ``disputed``
+    (a dispute is submitted or under review).
+    """
+    from django.db.models import Exists, OuterRef
+
+    queryset = invoice_list_visible(user=user)
+    if kind == "plan":
+        queryset = queryset.filter(plan__isnull=False)
+    else:
+        queryset = queryset.filter(account__isnull=False)
+    queryset = queryset.with_display_status(today).annotate(
+        disputed=Exists(
+            Invoice.objects.filter(
+                pk=OuterRef("pk"), disputes__status__in=INVOICE_OPEN_DISPUTE_STATUSES
+            )
+        )
+    )
+
+    search = (filters.get("q") or "").strip()
+    if search:
+        queryset = queryset.filter(
+            Q(number__icontains=search)
+            | Q(account__number__icontains=search)
+            | Q(plan__number__icontains=search)
+            | Exists(
+                InvoiceLine.objects.filter(
+                    invoice=OuterRef("pk"), shipment__tracking_number__icontains=search
+                )
+            )
+        )
+    status = filters.get("status")
+    if status == "disputed":
+        queryset = queryset.filter(disputed=True)
+    elif status:
+        queryset = queryset.filter(display_status=status)
+    billable = filters.get("billable")
+    if billable:
+        queryset = queryset.filter(**{f"{'plan' if kind == 'plan' else 'account'}__number": billable})
+    for field, lookup in (
+        ("invoice_date_from", "invoice_date__gte"),
+        ("invoice_date_to", "invoice_date__lte"),
+        ("due_date_from", "due_date__gte"),
+        ("due_date_to", "due_date__lte"),
+        ("amount_min", "total__gte"),
+        ("amount_max", "total__lte"),
+    ):
+        value = filters.get(field)
+        if value is not None and value != "":
+            queryset = queryset.filter(**{lookup: value})
+    return queryset.select_related("account", "plan").order_by(*_invoice_order(filters.get("sort")))
+
+
+@dataclass(frozen=True)
+class TableTotals:
+    """The filtered set's size and sums, per currency (amounts of currencies are never added)."""
+
+    count: int
+    by_currency: list[dict]
+
+
+def invoice_table_totals(*, queryset: QuerySet[Invoice]) -> TableTotals:
+    """One query: the count, the total and the balance due of the filtered set per currency."""
+    rows = list(
+        queryset.order_by()
+        .values("currency")
+        .annotate(count=Count("id"), total=Sum("total"), balance=Sum("balance"))
+        .order_by("currency")
+    )
+    return TableTotals(count=sum(row["count"] for row in rows), by_currency=rows)
+
+
+def billable_choices_visible(*, user, kind: str) -> list[tuple[str, str]]:
+    """(number, label) of the accounts or plans the user may see, for the table's filter."""
+    source = plan_list_visible(user=user) if kind == "plan" else account_list_visible(user=user)
+    return [(number, f"{number} · {name}") for number, name in source.values_list("number", "name")]
+
+
+def _with_document_data(queryset: QuerySet[Invoice]) -> QuerySet[Invoice]:
+    from django.db.models import Prefetch
+
+    return queryset.select_related(
+        "account", "plan", "account__company", "plan__company", "account__plan"
+    ).prefetch_related(
+        Prefetch(
+            "lines",
+            queryset=InvoiceLine.objects.select_related("shipment", "shipment__account").order_by("position", "id"),
+        )
+    )
+
+
+def invoice_list_for_export(*, user, numbers=None, ids=None) -> QuerySet[Invoice]:
+    """Visible invoices with what every format needs (lines, shipments, account or plan)."""
+    queryset = invoice_list_visible(user=user)
+    if numbers is not None:
+        queryset = queryset.filter(number__in=list(numbers))
+    if ids is not None:
+        queryset = queryset.filter(id__in=list(ids))
+    return _with_document_data(queryset).order_by("number")
+
+
+def invoice_detail_visible(*, user, number: str, today: datetime.date) -> Invoice | None:
+    """The invoice page: lines with shipments, payments applied and disputes, in a fixed number of queries."""
+    from django.db.models import Exists, OuterRef
+
+    return (
+        _with_document_data(invoice_list_visible(user=user).filter(number=number))
+        .with_display_status(today)
+        .annotate(
+            disputed=Exists(
+                Invoice.objects.filter(
+                    pk=OuterRef("pk"), disputes__status__in=INVOICE_OPEN_DISPUTE_STATUSES
+                )
+            )
+        )
+        .prefetch_related("allocations__payment", "disputes")
+        .first()
+    )
+
+
+def shipment_history(*, user, filters: dict) -> QuerySet[Shipment]:
+    """Shipping history (R22): the user's shipments, each with the visible invoices that billed it."""
+    from django.db.models import Prefetch
+
+    queryset = shipment_list_visible(user=user)
+    tracking = (filters.get("tracking") or "").strip()
+    if tracking:
+        queryset = queryset.filter(tracking_number__icontains=tracking)
+    if filters.get("account"):
+        queryset = queryset.filter(account__number=filters["account"])
+    if filters.get("ship_date_from"):
+        queryset = queryset.filter(ship_date__gte=filters["ship_date_from"])
+    if filters.get("ship_date_to"):
+        queryset = queryset.filter(ship_date__lte=filters["ship_date_to"])
+    billing_lines = (
+        InvoiceLine.objects.filter(invoice__in=invoice_list_visible(user=user).values("id"))
+        .select_related("invoice")
+        .order_by("invoice__invoice_date", "id")
+    )
+    return (
+        queryset.select_related("account")
+        .prefetch_related(Prefetch("lines", queryset=billing_lines, to_attr="billing_lines"))
+        .order_by("-ship_date", "tracking_number")
+    )

@@ -1,14 +1,19 @@
 from django.urls import path
-from django.utils.translation import gettext_lazy as _
-
-from billing_centre.views import ComingSoonView
 
 from . import views
 
 app_name = "invoices"
 
 urlpatterns = [
-    path("accounts/", ComingSoonView.as_view(title=_("My Account Invoices")), name="account_list"),
-    path("plans/", ComingSoonView.as_view(title=_("My Plan Invoices")), name="plan_list"),
+    path("accounts/", views.AccountInvoiceListView.as_view(), name="account_list"),
+    path("plans/", views.PlanInvoiceListView.as_view(), name="plan_list"),
+    path("download/", views.BulkDownloadView.as_view(), name="bulk_download"),
+    path("exports/<uuid:job_id>/", views.ExportJobView.as_view(), name="export_job"),
+    path("exports/<uuid:job_id>/status/", views.ExportJobStatusView.as_view(), name="export_status"),
+    path("exports/<uuid:job_id>/download/", views.ExportJobDownloadView.as_view(), name="export_download"),
     path("<str:number>/", views.InvoiceDetailView.as_view(), name="detail"),
+    path("<str:number>/print/", views.InvoicePrintView.as_view(), name="print"),
+    path("<str:number>/pdf/", views.InvoicePdfView.as_view(), name="pdf"),
+    path("<str:number>/csv/", views.InvoiceCsvView.as_view(), name="csv"),
+    path("<str:number>/xml/", views.InvoiceXmlView.as_view(), name="xml"),
 ]

@@ -50,9 +50,7 @@ class PaymentMethod(models.Model):
         verbose_name_plural = _("payment methods")
         ordering = ["-is_default", "nickname", "id"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["company"], condition=Q(is_default=True), name="paymentmethod_one_default"
-            ),
+            models.UniqueConstraint(fields=["company"], condition=Q(is_default=True), name="paymentmethod_one_default"),
             models.CheckConstraint(
                 condition=Q(exp_month__isnull=True) | Q(exp_month__gte=1, exp_month__lte=12),
                 name="paymentmethod_exp_month_range",
@@ -101,9 +99,7 @@ class Payment(models.Model):
     )
     currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES)
     amount = models.DecimalField(_("amount"), **MONEY)
-    status = models.CharField(
-        _("status"), max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.PENDING
-    )
+    status = models.CharField(_("status"), max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.PENDING)
     method = models.ForeignKey(
         PaymentMethod, verbose_name=_("payment method"), on_delete=models.SET_NULL, null=True, blank=True
     )
@@ -202,10 +198,7 @@ class AutoPaySchedule(models.Model):
         ordering = ["company", "id"]
         constraints = [
             models.CheckConstraint(
-                condition=(
-                    Q(account__isnull=False, plan__isnull=True)
-                    | Q(account__isnull=True, plan__isnull=False)
-                ),
+                condition=(Q(account__isnull=False, plan__isnull=True) | Q(account__isnull=True, plan__isnull=False)),
                 name="autopay_account_xor_plan",
             ),
             models.UniqueConstraint(
@@ -222,9 +215,7 @@ class AutoPaySchedule(models.Model):
                 condition=~Q(amount_mode="up_to_limit") | Q(limit_amount__gt=0),
                 name="autopay_limit_when_limited",
             ),
-            models.CheckConstraint(
-                condition=Q(weekday__isnull=True) | Q(weekday__lte=6), name="autopay_weekday_range"
-            ),
+            models.CheckConstraint(condition=Q(weekday__isnull=True) | Q(weekday__lte=6), name="autopay_weekday_range"),
         ]
 
     def __str__(self) -> str:
@@ -248,3 +239,127 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.event_id}"
+
+
+class SimulatedCharge(models.Model):
+    """What the simulated gateway remembers about each charge, by idempotency key.
+
+    The offline backend is a stand-in for a real gateway's own records: ``retrieve`` answers from
+    here (so reconciliation works across processes) and a replayed key gets the first answer.
+    Never a card number: only the token the simulated tokenizer issued.
+    """
+
+    idempotency_key = models.CharField(_("idempotency key"), max_length=100, unique=True)
+    reference = models.CharField(_("gateway reference"), max_length=60, unique=True)
+    token = models.CharField(_("token"), max_length=120)
+    amount_minor = models.BigIntegerField(_("amount in minor units"))
+    currency = models.CharField(_("currency"), max_length=3)
+    # succeeded / declined: what really happened at the "bank", even when the caller timed out.
+    outcome = models.CharField(_("outcome"), max_length=20)
+    decline_code = models.CharField(_("decline code"), max_length=60, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("simulated charge")
+        verbose_name_plural = _("simulated charges")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.reference
+
+
+class GatewayCustomer(models.Model):
+    """The gateway's customer record for a company's wallet (Stripe Customer)."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="gateway_customers")
+    gateway = models.CharField(_("gateway"), max_length=20)
+    customer_id = models.CharField(_("gateway customer"), max_length=120)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("gateway customer")
+        verbose_name_plural = _("gateway customers")
+        constraints = [
+            models.UniqueConstraint(fields=["company", "gateway"], name="gatewaycustomer_company_gateway"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.company_id} {self.gateway} {self.customer_id}"
+
+
+class ShippingAccountPaymentOption(models.Model):
+    """The wallet card linked to a shipping account for its shipping charges (R11)."""
+
+    account = models.OneToOneField(
+        ShippingAccount,
+        verbose_name=_("account"),
+        on_delete=models.CASCADE,
+        related_name="payment_option",
+    )
+    # Emptied when the card is deleted from the wallet; the profile then asks for another.
+    method = models.ForeignKey(
+        PaymentMethod,
+        verbose_name=_("card"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="shipping_accounts",
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("shipping account payment option")
+        verbose_name_plural = _("shipping account payment options")
+        ordering = ["account"]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} → {self.method_id}"
+
+
+class CreditApplication(models.Model):
+    """A credit (an invoice paid above its total, e.g. after a dispute) used to pay another invoice.
+
+    The credit moves from ``source_invoice`` (its negative balance rises towards zero) to
+    ``target_invoice`` (its balance falls) of the same account or plan and currency, before any
+    card is charged. Recorded so the money's path is explicit and auditable.
+    """
+
+    source_invoice = models.ForeignKey(
+        Invoice, verbose_name=_("credit from"), on_delete=models.PROTECT, related_name="credits_given"
+    )
+    target_invoice = models.ForeignKey(
+        Invoice, verbose_name=_("applied to"), on_delete=models.PROTECT, related_name="credits_received"
+    )
+    amount = models.DecimalField(_("amount"), **MONEY)
+    currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES)
+    # The payment attempt that used the credit; empty when the credit covered everything.
+    payment = models.ForeignKey(
+        Payment,
+        verbose_name=_("payment"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="credit_applications",
+    )
+    idempotency_key = models.CharField(_("attempt"), max_length=100, db_index=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("credit application")
+        verbose_name_plural = _("credit applications")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="creditapplication_amount_positive"),
+            models.CheckConstraint(
+                condition=~Q(source_invoice=models.F("target_invoice")), name="creditapplication_not_self"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_invoice_id} → {self.target_invoice_id}: {self.amount}"

@@ -40,7 +40,7 @@ NAV_URL_NAMES = [
     "pay_now",
 ]
 # The dashboard shows the landing page; shipping history shows the phone number (R22).
-PUBLIC_URL_NAMES = {"pay_now", "help", "dashboard"}
+PUBLIC_URL_NAMES = {"pay_now", "help", "dashboard", "shipments"}
 LANGUAGES = ["ko", "en"]
 
 

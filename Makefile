@@ -1,0 +1,57 @@
+# Billing Centre: thin targets; the logic lives in scripts/ (see README.md).
+#   make run    install everything, migrate, seed the demo, serve http://127.0.0.1:8000
+#   make test   install everything, run the whole test suite (DATABASE_URL selects the database)
+SHELL := /bin/bash
+PY := .venv/bin/python
+MANAGE := $(PY) manage.py
+CELERY := .venv/bin/celery
+
+.DEFAULT_GOAL := help
+.PHONY: help setup run test lint fmt migrate seed messages compilemessages lock bench worker beat
+
+help:  ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
+
+setup:  ## system packages (when root), .venv, Python packages from requirements.lock
+	@bash scripts/setup.sh
+
+run:  ## setup, migrate, seed an empty database, print the demo logins, serve :8000
+	@bash scripts/run.sh
+
+test: ## setup, then the whole suite: make test ARGS="tests/accounts -x"
+	@bash scripts/test.sh $(ARGS)
+
+lint: setup  ## ruff check and ruff format --check
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+fmt: setup  ## ruff format and ruff check --fix
+	.venv/bin/ruff format .
+	.venv/bin/ruff check --fix .
+
+migrate: setup  ## apply migrations
+	$(MANAGE) migrate --no-input
+
+seed: setup  ## (re)create the demo data (idempotent) and print the logins
+	@bash scripts/seed.sh
+
+messages: setup  ## extract translatable strings into locale/{ko,en}
+	mkdir -p locale
+	$(MANAGE) makemessages -l ko -l en --ignore=.venv --ignore=var --ignore=bench/data --ignore=test-artifacts --no-obsolete
+	$(MANAGE) makemessages -d djangojs -l ko -l en --ignore=.venv --ignore=var --ignore=var/staticfiles --no-obsolete
+
+compilemessages: setup  ## compile locale/*.po into .mo
+	$(MANAGE) compilemessages --ignore=.venv
+
+lock: ## regenerate requirements.lock from .venv (pyproject.toml pins win)
+	@bash scripts/lock.sh
+
+bench: setup  ## performance benchmarks
+	@if [ -f bench/run.sh ]; then bash bench/run.sh; \
+	else echo "bench: no benchmarks yet (bench/ arrives with issue 8)"; fi
+
+worker: setup  ## a Celery worker (needs REDIS_URL; without it tasks run eagerly in-process)
+	$(CELERY) -A billing_centre worker --loglevel=INFO
+
+beat: setup  ## the Celery beat scheduler (needs REDIS_URL)
+	$(CELERY) -A billing_centre beat --loglevel=INFO --schedule=var/celerybeat-schedule

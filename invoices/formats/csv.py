@@ -1,0 +1,117 @@
+"""CSV of invoice lines: one row per line, each with its invoice's header fields.
+
+UTF-8 with a byte-order mark, so spreadsheet programs read Korean correctly.
+
+Formula injection: a text cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a
+carriage return is prefixed with ``'`` so a spreadsheet shows it as text instead of
+running it. Only *text* cells are neutralised: amounts, weights and dates are written by
+the portal itself as plain numbers (``-5000``) and must stay numbers a spreadsheet can
+add up, so a negative credit keeps its minus sign.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+from collections.abc import Iterable
+
+from django.utils.translation import gettext as _
+
+from billing_centre.money import quantize
+
+from ..models import Invoice
+from .common import billed_kind, display_status
+
+BOM = "\ufeff"
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value) -> str:
+    """A text cell that a spreadsheet will not evaluate as a formula."""
+    text = "" if value is None else str(value)
+    if text.startswith(FORMULA_PREFIXES):
+        return "'" + text
+    return text
+
+
+def _number(value, currency: str | None = None) -> str:
+    if value is None:
+        return ""
+    if currency is not None:  # money: rounded to the currency's minor units (KRW 13000, USD 12.34)
+        value = quantize(value, currency)
+    return format(value, "f")
+
+
+def csv_header() -> list[str]:
+    return [
+        _("Invoice number"),
+        _("Control ID"),
+        _("Billed to"),
+        _("Account or plan number"),
+        _("Account or plan name"),
+        _("Invoice date"),
+        _("Due date"),
+        _("Currency"),
+        _("Invoice total"),
+        _("Amount paid"),
+        _("Balance due"),
+        _("Status"),
+        _("Line"),
+        _("Charge type"),
+        _("Description"),
+        _("Tracking number"),
+        _("Ship date"),
+        _("Service"),
+        _("Weight (kg)"),
+        _("Origin"),
+        _("Destination"),
+        _("Reference"),
+        _("Shipping account"),
+        _("Amount"),
+    ]
+
+
+def invoice_csv_rows(invoice: Invoice, *, today: datetime.date | None = None) -> Iterable[list[str]]:
+    billable = invoice.billable
+    header = [
+        neutralise(invoice.number),
+        neutralise(invoice.control_id),
+        billed_kind(invoice),
+        neutralise(billable.number),
+        neutralise(billable.name),
+        invoice.invoice_date.isoformat(),
+        invoice.due_date.isoformat(),
+        invoice.currency,
+        _number(invoice.total, invoice.currency),
+        _number(invoice.amount_paid, invoice.currency),
+        _number(invoice.total - invoice.amount_paid, invoice.currency),
+        display_status(invoice, today),
+    ]
+    for line in invoice.lines.all():
+        shipment = line.shipment
+        yield header + [
+            str(line.position),
+            line.kind,
+            neutralise(line.description),
+            neutralise(shipment.tracking_number) if shipment else "",
+            shipment.ship_date.isoformat() if shipment else "",
+            shipment.service if shipment else "",
+            _number(shipment.weight_kg) if shipment else "",
+            neutralise(shipment.origin) if shipment else "",
+            neutralise(shipment.destination) if shipment else "",
+            neutralise(shipment.reference) if shipment else "",
+            neutralise(shipment.account.number) if shipment else "",
+            _number(line.amount, invoice.currency),
+        ]
+
+
+def invoices_csv_bytes(invoices: Iterable[Invoice], *, today: datetime.date | None = None) -> bytes:
+    """One CSV of all the given invoices' lines (header row first), UTF-8 with BOM."""
+    buffer = io.StringIO()
+    buffer.write(BOM)
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(csv_header())
+    for invoice in invoices:
+        writer.writerows(invoice_csv_rows(invoice, today=today))
+    return buffer.getvalue().encode("utf-8")

@@ -1,0 +1,271 @@
+"""Writes for invoices: stored PDF versions and bulk export jobs.
+
+Callers pass invoices that a selector already scoped to the user; the export task
+scopes again with the job owner's current rights before it writes anything.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from accounts.services import audit_record
+from billing_centre.exceptions import ApplicationError
+
+from .formats.archive import write_zip
+from .formats.common import export_filename, safe_number
+from .formats.csv import invoices_csv_bytes
+from .formats.pdf import invoice_content_hash, render_invoice_pdf
+from .formats.xml import invoice_xml_bytes
+from .models import ExportFormat, ExportJob, Invoice, InvoiceDocument
+
+logger = logging.getLogger(__name__)
+
+# A selection larger than this is built by a Celery job rather than during the request.
+BULK_SYNC_LIMIT = 50
+
+
+class ExportRefused(ApplicationError):
+    pass
+
+
+def _media_path(relative: str) -> Path:
+    return Path(settings.MEDIA_ROOT) / relative
+
+
+# --- Stored PDF versions ---------------------------------------------------------------
+
+
+def invoice_document_get(*, invoice: Invoice, language: str) -> InvoiceDocument:
+    """The stored PDF of the invoice's current version in ``language``, rendered if missing.
+
+    ``invoice`` must come with its lines prefetched (``invoice_list_for_export``). The
+    version goes up when the content hash changes (a line added, changed or removed); an
+    unchanged invoice is rendered once per language and served from MEDIA_ROOT after that.
+    """
+    content_hash = invoice_content_hash(invoice)
+    documents = InvoiceDocument.objects.filter(invoice=invoice)
+    current = documents.filter(content_hash=content_hash).order_by("-version").first()
+    if current is not None:
+        version = current.version
+    else:
+        version = (documents.aggregate(v=Max("version"))["v"] or 0) + 1
+    existing = documents.filter(version=version, language=language).first()
+    if existing is not None and _media_path(existing.file).is_file():
+        return existing
+
+    pdf = render_invoice_pdf(invoice, language=language, version=version)
+    relative = f"invoices/{safe_number(invoice)}/v{version}-{language}.pdf"
+    path = _media_path(relative)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".part")
+    temporary.write_bytes(pdf)
+    temporary.replace(path)
+    if existing is not None:  # the row survived but its file went missing: rendered again
+        existing.size = len(pdf)
+        existing.save(update_fields=["size"])
+        return existing
+    try:
+        with transaction.atomic():
+            return InvoiceDocument.objects.create(
+                invoice=invoice,
+                version=version,
+                language=language,
+                content_hash=content_hash,
+                file=relative,
+                size=len(pdf),
+            )
+    except IntegrityError:  # a concurrent request stored the same version first
+        return InvoiceDocument.objects.get(invoice=invoice, version=version, language=language)
+
+
+def invoice_pdf_bytes(*, invoice: Invoice, language: str) -> bytes:
+    document = invoice_document_get(invoice=invoice, language=language)
+    return _media_path(document.file).read_bytes()
+
+
+# --- Exports -------------------------------------------------------------------------------
+
+
+def export_check_allowed(*, invoices: Iterable[Invoice], format: str) -> None:
+    """XML is offered only for XML-enrolled accounts and plans (R17-R19)."""
+    if format == ExportFormat.XML:
+        refused = [invoice.number for invoice in invoices if not invoice.billable.xml_enrolled]
+        if refused:
+            raise ExportRefused(
+                _(
+                    "XML is available only for accounts and plans enrolled in XML invoices. "
+                    "Not enrolled: %(numbers)s. An administrator can enrol them under "
+                    "My Accounts or My Plans › Actions › Edit XML enrolment."
+                )
+                % {"numbers": ", ".join(refused[:10]) + ("…" if len(refused) > 10 else "")},
+                field="format",
+                code="xml_not_enrolled",
+            )
+
+
+def export_members(
+    *, invoices: list[Invoice], format: str, language: str, today: datetime.date | None = None
+) -> Iterator[tuple[str, bytes]]:
+    """The files of a bulk ZIP: one PDF or XML per invoice, or one CSV of all of them."""
+    if format == ExportFormat.CSV:
+        with translation.override(language):
+            yield "invoices.csv", invoices_csv_bytes(invoices, today=today)
+        return
+    for invoice in invoices:
+        if format == ExportFormat.PDF:
+            yield export_filename(invoice, "pdf"), invoice_pdf_bytes(invoice=invoice, language=language)
+        else:
+            yield export_filename(invoice, "xml"), invoice_xml_bytes(invoice, today=today)
+
+
+def export_zip_name(format: str) -> str:
+    return f"invoices-{format}-{timezone.localtime():%Y%m%d-%H%M%S}.zip"
+
+
+@transaction.atomic
+def export_job_create(*, owner, invoices: list[Invoice], format: str, language: str, base_url: str) -> ExportJob:
+    """Queue a bulk export; the task runs when the transaction commits (eagerly without Redis)."""
+    from .tasks import export_job_run_task
+
+    export_check_allowed(invoices=invoices, format=format)
+    job = ExportJob.objects.create(
+        owner=owner,
+        format=format,
+        language=language,
+        invoice_ids=[invoice.id for invoice in invoices],
+        total=len(invoices),
+    )
+    job.download_url = base_url.rstrip("/") + reverse("invoices:export_job", args=[job.id])
+    job.save(update_fields=["download_url"])
+    companies = {invoice.billable.company for invoice in invoices if invoice.billable.company_id}
+    audit_record(
+        action="invoice.export_requested",
+        actor=owner,
+        company=next(iter(companies)) if len(companies) == 1 else None,
+        target=job,
+        data={"format": format, "count": len(invoices)},
+    )
+    transaction.on_commit(lambda: export_job_run_task.delay(str(job.id)))
+    return job
+
+
+def export_job_run(*, job_id) -> ExportJob:
+    """Build the job's ZIP in MEDIA_ROOT, recording progress; then e-mail the owner the link."""
+    from .selectors import invoice_list_for_export
+
+    job = ExportJob.objects.select_related("owner").get(pk=job_id)
+    if job.status in (ExportJob.Status.READY, ExportJob.Status.RUNNING):
+        return job
+    ExportJob.objects.filter(pk=job.pk).update(status=ExportJob.Status.RUNNING)
+    try:
+        # Scope again: the owner's rights may have changed since the request.
+        invoices = list(invoice_list_for_export(user=job.owner, ids=job.invoice_ids))
+        if len(invoices) != len(job.invoice_ids):
+            raise ExportRefused(_("Some of the selected invoices are no longer available to you."))
+        export_check_allowed(invoices=invoices, format=job.format)
+        relative = f"exports/{job.owner_id}/{job.id}.zip"
+        path = _media_path(relative)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        step = 1 if job.format != ExportFormat.CSV else len(invoices)
+
+        def progress(number: int) -> None:
+            ExportJob.objects.filter(pk=job.pk).update(done=min(number * step, job.total))
+
+        members = export_members(invoices=invoices, format=job.format, language=job.language)
+        write_zip(path.with_suffix(".part"), members, progress=progress)
+        path.with_suffix(".part").replace(path)
+    except ApplicationError as error:
+        ExportJob.objects.filter(pk=job.pk).update(
+            status=ExportJob.Status.FAILED, error=str(error.message)[:300], finished_at=timezone.now()
+        )
+        job.refresh_from_db()
+        return job
+    except Exception:
+        logger.exception("invoice export %s failed", job.pk)
+        ExportJob.objects.filter(pk=job.pk).update(
+            status=ExportJob.Status.FAILED,
+            error=_("The export could not be built. Please try again.")[:300],
+            finished_at=timezone.now(),
+        )
+        job.refresh_from_db()
+        return job
+    ExportJob.objects.filter(pk=job.pk).update(
+        status=ExportJob.Status.READY, file=relative, done=job.total, finished_at=timezone.now()
+    )
+    job.refresh_from_db()
+    _export_job_send_ready_mail(job)
+    return job
+
+
+def _export_job_send_ready_mail(job: ExportJob) -> None:
+    if not job.owner.email:
+        return
+    with translation.override(job.language):
+        subject = _("Your invoice download is ready")
+        body = render_to_string("invoices/email/export_ready.txt", {"job": job})
+    send_mail(subject, body, None, [job.owner.email], fail_silently=True)
+
+
+def export_job_file_path(job: ExportJob) -> Path | None:
+    if job.status != ExportJob.Status.READY or not job.file:
+        return None
+    path = _media_path(job.file)
+    return path if path.is_file() else None
+
+
+# --- Adjustments (disputes: a credit granted on a decision) -------------------------------
+
+
+@transaction.atomic
+def invoice_adjustment_post(*, invoice: Invoice, amount, description: str, actor, data: dict | None = None):
+    """Add an adjustment line to ``invoice`` and move its total by ``amount`` (negative: a credit).
+
+    The invoice row is locked first, so a payment being applied at the same time sees the new
+    total. If the invoice is already paid, a credit makes its balance negative (status
+    ``credit``): that negative balance is the account's (or plan's) credit balance.
+    """
+    from decimal import Decimal
+
+    from django.db.models import F
+
+    from billing_centre.money import quantize
+
+    from .models import InvoiceLine, LineKind
+
+    locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    value = quantize(Decimal(amount), locked.currency)
+    if value == 0:
+        raise ApplicationError(_("An adjustment needs an amount other than zero."), field="amount")
+    position = (locked.lines.aggregate(p=Max("position"))["p"] or 0) + 1
+    line = InvoiceLine.objects.create(
+        invoice=locked,
+        position=position,
+        kind=LineKind.ADJUSTMENT,
+        description=str(description)[:200],
+        amount=value,
+    )
+    Invoice.objects.filter(pk=locked.pk).update(total=F("total") + value)
+    locked.refresh_from_db(fields=["total", "amount_paid", "balance", "status"])
+    billable = locked.billable
+    audit_record(
+        action="invoice.adjustment_posted",
+        actor=actor,
+        company=billable.company if billable is not None else None,
+        target=locked,
+        data={"amount": str(value), "currency": locked.currency, "line": line.pk, **(data or {})},
+    )
+    invoice.total = locked.total
+    invoice.refresh_from_db(fields=["balance", "status"])
+    return line

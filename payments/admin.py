@@ -1,0 +1,187 @@
+"""Django admin for billing staff: wallets, payments, AutoPay schedules and gateway webhooks.
+
+Money moves only through the payment services (idempotency keys, row locks, audit events), so
+payments, their allocations and received webhooks are shown read-only here.
+"""
+
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from billing_centre.admin_utils import ReadOnlyAdminMixin, money_column
+from billing_centre.money import format_money, from_minor
+
+from .admin_actions import replay_webhook_events
+from .models import (
+    AutoPaySchedule,
+    CreditApplication,
+    GatewayCustomer,
+    Payment,
+    PaymentAllocation,
+    PaymentMethod,
+    ShippingAccountPaymentOption,
+    SimulatedCharge,
+    WebhookEvent,
+)
+
+
+@admin.register(PaymentMethod)
+class PaymentMethodAdmin(admin.ModelAdmin):
+    list_display = (
+        "__str__",
+        "company",
+        "kind",
+        "brand",
+        "last4",
+        "expiry",
+        "is_default",
+        "gateway",
+    )
+    list_filter = ("kind", "gateway", "is_default")
+    list_select_related = ("company",)
+    search_fields = ("company__name", "nickname", "holder_name", "last4")
+    autocomplete_fields = ("company", "created_by")
+    # The gateway's token is what charges the card: never retyped by hand.
+    readonly_fields = ("gateway", "gateway_token", "created_at")
+
+    @admin.display(description=_("expiry"))
+    def expiry(self, obj):
+        if obj.exp_month and obj.exp_year:
+            return f"{obj.exp_month:02d}/{obj.exp_year}"
+        return "-"
+
+
+class PaymentAllocationInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = PaymentAllocation
+    extra = 0
+    fields = ("invoice", "amount")
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("invoice")
+
+
+@admin.register(Payment)
+class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "reference",
+        "company",
+        "amount_display",
+        "status",
+        "method_kind",
+        "method_label",
+        "gateway",
+        "created_at",
+        "settled_at",
+    )
+    list_filter = ("status", "gateway", "currency", "method_kind", "created_at")
+    list_select_related = ("company",)
+    search_fields = (
+        "reference",
+        "gateway_reference",
+        "company__name",
+        "payer_email",
+        "allocations__invoice__number",
+    )
+    date_hierarchy = "created_at"
+    inlines = (PaymentAllocationInline,)
+
+    amount_display = money_column("amount", "currency", label=_("amount"))
+
+
+@admin.register(PaymentAllocation)
+class PaymentAllocationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("payment", "invoice", "amount_display")
+    list_select_related = ("payment", "invoice")
+    search_fields = ("payment__reference", "invoice__number")
+
+    amount_display = money_column("amount", "payment.currency", label=_("amount"))
+
+
+@admin.register(AutoPaySchedule)
+class AutoPayScheduleAdmin(admin.ModelAdmin):
+    list_display = (
+        "__str__",
+        "company",
+        "method",
+        "amount_mode",
+        "limit_display",
+        "timing",
+        "status",
+        "start_date",
+        "until_date",
+    )
+    list_filter = ("status", "amount_mode", "timing")
+    list_select_related = ("company", "account", "plan", "method")
+    search_fields = ("company__name", "account__number", "plan__number")
+    autocomplete_fields = ("company", "account", "plan", "method", "created_by")
+    # The customer's consent is a record of what a person agreed to, not staff data.
+    readonly_fields = ("consent_at", "terms_version", "created_at")
+
+    @admin.display(description=_("limit"), ordering="limit_amount")
+    def limit_display(self, obj):
+        billable = obj.account or obj.plan
+        if obj.limit_amount is None or billable is None:
+            return "-"
+        return format_money(obj.limit_amount, billable.currency)
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("event_id", "type", "received_at", "processed_at", "has_error")
+    list_filter = ("type",)
+    search_fields = ("event_id", "type")
+    date_hierarchy = "received_at"
+    actions = [replay_webhook_events]
+
+    @admin.display(description=_("error"), boolean=True)
+    def has_error(self, obj):
+        return bool(obj.error)
+
+
+@admin.register(GatewayCustomer)
+class GatewayCustomerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The gateway's own customer record of a company's wallet: shown, never edited."""
+
+    list_display = ("company", "gateway", "customer_id", "created_at")
+    list_filter = ("gateway",)
+    list_select_related = ("company",)
+    search_fields = ("company__name", "customer_id")
+
+
+@admin.register(ShippingAccountPaymentOption)
+class ShippingAccountPaymentOptionAdmin(admin.ModelAdmin):
+    list_display = ("account", "method", "updated_by", "updated_at")
+    list_select_related = ("account", "method", "updated_by")
+    search_fields = ("account__number", "account__company__name")
+    autocomplete_fields = ("account", "method")
+    readonly_fields = ("updated_by", "updated_at")
+
+
+@admin.register(SimulatedCharge)
+class SimulatedChargeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """What the simulated gateway recorded: the stand-in for a real gateway's dashboard."""
+
+    list_display = ("reference", "amount_display", "outcome", "decline_code", "created_at")
+    list_filter = ("outcome", "currency")
+    search_fields = ("reference", "idempotency_key")
+    date_hierarchy = "created_at"
+
+    @admin.display(description=_("amount"), ordering="amount_minor")
+    def amount_display(self, obj):
+        try:
+            return format_money(from_minor(obj.amount_minor, obj.currency), obj.currency)
+        except ValueError:
+            return f"{obj.amount_minor} {obj.currency}"
+
+
+@admin.register(CreditApplication)
+class CreditApplicationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """A credit moved from one invoice to another by the payment services: the record, read-only."""
+
+    list_display = ("source_invoice", "target_invoice", "amount_display", "payment", "created_by", "created_at")
+    list_filter = ("currency",)
+    list_select_related = ("source_invoice", "target_invoice", "payment", "created_by")
+    search_fields = ("source_invoice__number", "target_invoice__number", "payment__reference")
+    date_hierarchy = "created_at"
+
+    amount_display = money_column("amount", "currency", label=_("amount"))

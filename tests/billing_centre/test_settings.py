@@ -1,0 +1,163 @@
+"""Settings from the environment: production is clean under check --deploy, secrets are required.
+
+Each test runs manage.py or Python in a subprocess with a controlled environment, because
+settings are read once per process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+
+PRODUCTION = {
+    "DJANGO_DEBUG": "0",
+    "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
+    "DJANGO_ALLOWED_HOSTS": "billing.example.com",
+    "DJANGO_CSRF_TRUSTED_ORIGINS": "https://billing.example.com",
+    # check --deploy does not connect: nothing listens on port 1.
+    "DATABASE_URL": "postgres://billing:secret@127.0.0.1:1/billing_centre",
+    "REDIS_URL": "redis://127.0.0.1:1/0",
+    "DEFAULT_FROM_EMAIL": "Billing Centre <billing@example.com>",
+}
+
+
+def _env(**overrides: str) -> dict[str, str]:
+    """A clean environment: no variable of the developer's shell leaks into the settings.
+
+    Variables a .env file could supply are set explicitly (empty means unset for the settings).
+    """
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp")}
+    for name in ("DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL", "EMAIL_URL"):
+        env[name] = ""
+    env.update(overrides)
+    return env
+
+
+def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _settings_of(env: dict[str, str], *names: str) -> dict:
+    code = (
+        "import json, django; django.setup(); from django.conf import settings as s; "
+        f"print(json.dumps({{n: getattr(s, n) for n in {list(names)!r}}}, default=str))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=BASE_DIR,
+        env={**env, "DJANGO_SETTINGS_MODULE": "billing_centre.settings"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_check_deploy_reports_nothing_with_production_settings():
+    result = _manage("check", "--deploy", "--fail-level", "DEBUG", env=_env(**PRODUCTION))
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
+    assert "WARNING" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("name", ["DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "DATABASE_URL"])
+def test_missing_production_variable_stops_start_up_naming_it(name):
+    env = _env(**PRODUCTION)
+    env[name] = ""
+
+    result = _manage("check", env=env)
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert name in result.stderr.strip().splitlines()[-1]
+
+
+def test_production_turns_on_https_and_secure_cookies():
+    values = _settings_of(
+        _env(**PRODUCTION),
+        "DEBUG",
+        "SESSION_COOKIE_SECURE",
+        "CSRF_COOKIE_SECURE",
+        "SECURE_SSL_REDIRECT",
+        "SECURE_HSTS_SECONDS",
+        "CSRF_TRUSTED_ORIGINS",
+        "ALLOWED_HOSTS",
+    )
+
+    assert values == {
+        "DEBUG": False,
+        "SESSION_COOKIE_SECURE": True,
+        "CSRF_COOKIE_SECURE": True,
+        "SECURE_SSL_REDIRECT": True,
+        "SECURE_HSTS_SECONDS": 31536000,
+        "CSRF_TRUSTED_ORIGINS": ["https://billing.example.com"],
+        "ALLOWED_HOSTS": ["billing.example.com"],
+    }
+
+
+def test_local_default_is_sqlite_with_eager_celery_and_korean():
+    values = _settings_of(
+        _env(),
+        "DEBUG",
+        "DATABASES",
+        "CELERY_TASK_ALWAYS_EAGER",
+        "CELERY_BROKER_URL",
+        "LANGUAGE_CODE",
+        "LANGUAGES",
+        "TIME_ZONE",
+    )
+
+    assert values["DEBUG"] is True
+    assert values["DATABASES"]["default"]["ENGINE"] == "django.db.backends.sqlite3"
+    assert values["DATABASES"]["default"]["NAME"].endswith("db.sqlite3")
+    assert values["CELERY_TASK_ALWAYS_EAGER"] is True
+    assert values["CELERY_BROKER_URL"] == "memory://"
+    assert values["LANGUAGE_CODE"] == "ko"
+    assert [code for code, _ in values["LANGUAGES"]] == ["ko", "en"]
+    assert values["TIME_ZONE"] == "Asia/Seoul"
+
+
+def test_database_and_redis_urls_select_postgresql_and_a_real_broker():
+    values = _settings_of(
+        _env(DATABASE_URL="postgres://postgres@127.0.0.1:5432/example", REDIS_URL="redis://127.0.0.1:6379/3"),
+        "DATABASES",
+        "CELERY_TASK_ALWAYS_EAGER",
+        "CELERY_BROKER_URL",
+        "CELERY_RESULT_BACKEND",
+        "CACHES",
+    )
+
+    assert values["DATABASES"]["default"]["ENGINE"] == "django.db.backends.postgresql"
+    assert values["DATABASES"]["default"]["NAME"] == "example"
+    assert values["CELERY_TASK_ALWAYS_EAGER"] is False
+    assert values["CELERY_BROKER_URL"] == "redis://127.0.0.1:6379/3"
+    assert values["CELERY_RESULT_BACKEND"] == "redis://127.0.0.1:6379/3"
+    assert values["CACHES"]["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+
+
+def test_env_example_lists_every_variable_settings_reads():
+    import re
+
+    source = (BASE_DIR / "billing_centre" / "settings.py").read_text()
+    read = set(re.findall(r'(?:env\.\w+|_required)\(\s*"([A-Z][A-Z0-9_]+)"', source))
+    listed = set(re.findall(r"^(?:# )?([A-Z][A-Z0-9_]+)=", (BASE_DIR / ".env.example").read_text(), re.MULTILINE))
+
+    assert read, "no variables found in settings.py"
+    assert read - listed == set()
