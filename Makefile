@@ -37,7 +37,7 @@ seed: setup  ## (re)create the demo data (idempotent) and print the logins
 
 messages: setup  ## extract translatable strings into locale/{ko,en}
 	mkdir -p locale
-	$(MANAGE) makemessages -l ko -l en --ignore=.venv --ignore=var --ignore=bench/data --ignore=test-artifacts --no-obsolete
+	$(MANAGE) makemessages -l ko -l en -e html,txt,py,css --ignore=.venv --ignore=var --ignore=bench/data --ignore=test-artifacts --no-obsolete
 	$(MANAGE) makemessages -d djangojs -l ko -l en --ignore=.venv --ignore=var --ignore=var/staticfiles --no-obsolete
 
 compilemessages: setup  ## compile locale/*.po into .mo

@@ -15,6 +15,7 @@ from .models import (
     CompanyContact,
     EnrolmentAttempt,
     Invitation,
+    JobRun,
     Membership,
     ShippingAccount,
     User,
@@ -137,7 +138,7 @@ class ShippingAccountAdmin(BillableAdmin):
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
     list_display = ("user", "company", "role", "created_at")
-    list_filter = ("role",)
+    list_filter = ("role", "notify_new_invoices")
     list_select_related = ("user", "company")
     search_fields = ("user__username", "user__email", "company__name")
     autocomplete_fields = ("user", "company", "accounts", "plans")
@@ -183,3 +184,17 @@ class InvitationAdmin(admin.ModelAdmin):
     autocomplete_fields = ("company", "accounts", "plans", "invited_by", "accepted_by")
     readonly_fields = ("created_at",)
     date_hierarchy = "created_at"
+
+
+@admin.register(JobRun)
+class JobRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Every run of a scheduled job (AutoPay, fees, reminders, import): a record, read-only."""
+
+    list_display = ("job", "trigger", "status", "started_at", "finished_at", "counts", "error_count")
+    list_filter = ("job", "status", "trigger")
+    search_fields = ("job",)
+    date_hierarchy = "started_at"
+
+    @admin.display(description=_("errors"))
+    def error_count(self, obj):
+        return len(obj.errors or [])

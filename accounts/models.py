@@ -175,6 +175,8 @@ class Membership(models.Model):
     plans = models.ManyToManyField(
         BillingPlan, blank=True, related_name="memberships", verbose_name=_("plans")
     )
+    # The user asked to be e-mailed when a new invoice of an account or plan they see is issued.
+    notify_new_invoices = models.BooleanField(_("e-mail me new invoices"), default=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
@@ -341,3 +343,35 @@ class Invitation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email} → {self.company}"
+
+
+class JobRun(models.Model):
+    """One run of a scheduled job (AutoPay, fees, reminders, import): when, what it did, what failed.
+
+    Kept here, in the lowest app, because jobs of invoices and of payments both record runs.
+    Written only by ``accounts.jobs.job_run``; shown read-only in the admin.
+    """
+
+    class Status(models.TextChoices):
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+
+    job = models.CharField(_("job"), max_length=60, db_index=True)
+    # beat (Celery beat via a task), command (manage.py), or another caller.
+    trigger = models.CharField(_("trigger"), max_length=20, blank=True)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.RUNNING)
+    started_at = models.DateTimeField(_("started"), db_index=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    # What the run did, by outcome (e.g. {"paid": 3, "skipped_over_limit": 1}).
+    counts = models.JSONField(_("counts"), default=dict, blank=True)
+    # One entry per error, readable by billing staff; a failed run also keeps the exception.
+    errors = models.JSONField(_("errors"), default=list, blank=True)
+
+    class Meta:
+        verbose_name = _("job run")
+        verbose_name_plural = _("job runs")
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.job} {self.started_at:%Y-%m-%d %H:%M}"

@@ -8,6 +8,7 @@ start-up stops with a message naming the missing variable.
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -180,14 +181,44 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# Periodic jobs run by Celery beat (issue 6 adds AutoPay runs here).
+# Periodic jobs run by Celery beat; crontab times are in CELERY_TIMEZONE (Asia/Seoul).
+# Each job is also a management command (autopay_run, assess_fees, send_expiry_reminders,
+# reconcile_payments) for the embedded default without a worker.
 CELERY_BEAT_SCHEDULE = {
     # Payments left processing (a timeout, a crash) are settled by asking the gateway.
     "payments-reconcile": {
         "task": "payments.payment_reconcile",
-        "schedule": 300.0,
+        "schedule": 900.0,
         "kwargs": {"older_than_seconds": 60},
     },
+    # AutoPay and scheduled one-time payments: every morning in Korea.
+    "payments-autopay-run": {
+        "task": "payments.autopay_run",
+        "schedule": crontab(hour=7, minute=0),
+    },
+    # Print fees of invoices issued on paper, late fees of invoices past due.
+    "invoices-assess-fees": {
+        "task": "invoices.fees_assess",
+        "schedule": crontab(hour=5, minute=30),
+    },
+    # Cards used by AutoPay that expire within 30 days: the payers are e-mailed once.
+    "payments-expiry-reminders": {
+        "task": "payments.card_expiry_reminders_send",
+        "schedule": crontab(hour=9, minute=0),
+    },
+}
+
+# R13-R16: the invoice print fee of paper invoices, per country of the account or plan:
+# the amount in the country's currency and the first invoice date it applies to.
+PRINT_FEES = {
+    "KR": {"amount": "13000", "currency": "KRW", "effective": "2024-12-29"},
+    "US": {"amount": "5.00", "currency": "USD", "effective": "2025-03-31"},
+}
+# R23: the late fee, once per invoice: ``rate`` of the balance past due (at least ``minimum`` in
+# ``currency``), posted ``days_after_due`` days after the due date.
+LATE_FEES = {
+    "KR": {"rate": "0.02", "minimum": "5000", "currency": "KRW", "days_after_due": 14},
+    "US": {"rate": "0.015", "minimum": "5.00", "currency": "USD", "days_after_due": 14},
 }
 
 # E-mail: console by default; EMAIL_URL (smtp://user:pass@host:587) for real mail.
@@ -215,6 +246,8 @@ ONLINE_PAYMENT_SERVICES = {"KR": ["KakaoPay", "NaverPay", "Toss"], "US": ["PayPa
 
 # Product facts: the billing support line for customers without an invoice (R21-R24).
 BILLING_SUPPORT_PHONE = "080-687-6886"
+# The portal's public address, for links in e-mails sent by jobs (no request to build them from).
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 # Disputes: a decision granting more credit than this (per currency) needs the
 # permission disputes.decide_large_dispute (a supervisor). Unlisted currencies: no limit.
 DISPUTE_SUPERVISOR_THRESHOLD = {"KRW": 1_000_000, "JPY": 100_000, "USD": 1000, "EUR": 1000}

@@ -12,7 +12,9 @@ from billing_centre.money import format_money, from_minor
 
 from .admin_actions import replay_webhook_events
 from .models import (
+    AutoPayAttempt,
     AutoPaySchedule,
+    CardExpiryReminder,
     CreditApplication,
     GatewayCustomer,
     Payment,
@@ -185,3 +187,22 @@ class CreditApplicationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
 
     amount_display = money_column("amount", "currency", label=_("amount"))
+
+
+@admin.register(AutoPayAttempt)
+class AutoPayAttemptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """What each AutoPay run did with each invoice: written by the AutoPay job only."""
+
+    list_display = ("run_on", "schedule", "invoice", "attempt_no", "outcome", "amount", "payment", "decline_code")
+    list_filter = ("outcome", "run_on")
+    list_select_related = ("schedule__account", "schedule__plan", "invoice", "payment")
+    search_fields = ("invoice__number", "schedule__account__number", "schedule__plan__number", "idempotency_key")
+    date_hierarchy = "run_on"
+
+
+@admin.register(CardExpiryReminder)
+class CardExpiryReminderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("method", "exp_month", "exp_year", "sent_at")
+    list_select_related = ("method",)
+    search_fields = ("method__company__name", "method__last4")
+    date_hierarchy = "sent_at"

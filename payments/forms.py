@@ -265,3 +265,68 @@ class PaymentOptionForm(forms.Form):
     def __init__(self, *args, cards=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["method"].choices = [(str(c.id), str(c)) for c in cards]
+
+
+class AutoPayForm(forms.Form):
+    """Set up or change AutoPay for one account or plan (R6). Shape only; the service decides."""
+
+    method = forms.ModelChoiceField(
+        label=_("Payment method"), queryset=None, empty_label=None, widget=forms.RadioSelect
+    )
+    amount_mode = forms.ChoiceField(label=_("Amount to pay"), widget=forms.RadioSelect)
+    limit_amount = forms.DecimalField(
+        label=_("Limit per invoice"),
+        required=False,
+        min_value=Decimal("0.01"),
+        max_digits=16,
+        decimal_places=2,
+        help_text=_("An invoice above the limit is not paid automatically; you are told by e-mail."),
+        widget=forms.TextInput(attrs={"inputmode": "decimal"}),
+    )
+    timing = forms.ChoiceField(label=_("When to pay"), widget=forms.RadioSelect)
+    days_before_due = forms.IntegerField(
+        label=_("Days before the due date"),
+        required=False,
+        min_value=0,
+        max_value=60,
+        initial=3,
+        help_text=_("0 pays on the due date."),
+    )
+    weekday = forms.TypedChoiceField(label=_("Weekday"), required=False, coerce=int, empty_value=None)
+    until_date = forms.DateField(
+        label=_("Until (optional)"),
+        required=False,
+        help_text=_("Leave empty to keep AutoPay until you cancel it."),
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    consent = forms.BooleanField(label=_("I agree to the AutoPay terms"), required=True)
+
+    def __init__(self, *args, methods=None, currency: str = "KRW", **kwargs):
+        from .autopay import TERMS_VERSION, WEEKDAYS
+        from .models import AutoPaySchedule, PaymentMethod
+
+        super().__init__(*args, **kwargs)
+        self.fields["method"].queryset = methods if methods is not None else PaymentMethod.objects.none()
+        self.fields["amount_mode"].choices = AutoPaySchedule.AmountMode.choices
+        self.fields["timing"].choices = AutoPaySchedule.Timing.choices
+        self.fields["weekday"].choices = [("", "—"), *WEEKDAYS]
+        self.fields["limit_amount"].label = _("Limit per invoice (%(currency)s)") % {"currency": currency}
+        self.fields["consent"].label = _(
+            "I authorise Billing Centre to charge this payment method for the invoices described above, "
+            "under the AutoPay terms (version %(version)s), until I cancel AutoPay."
+        ) % {"version": TERMS_VERSION}
+        self.fields["consent"].error_messages["required"] = _("Tick the box to agree to the AutoPay terms.")
+
+    def clean(self):
+        from .models import AutoPaySchedule
+
+        data = super().clean()
+        if data.get("amount_mode") == AutoPaySchedule.AmountMode.UP_TO_LIMIT and not data.get("limit_amount"):
+            self.add_error("limit_amount", _("Enter the limit: the largest amount AutoPay may pay for one invoice."))
+        if data.get("timing") == AutoPaySchedule.Timing.DAYS_BEFORE_DUE and data.get("days_before_due") is None:
+            self.add_error(
+                "days_before_due", _("Enter how many days before the due date to pay (0 = on the due date).")
+            )
+        if data.get("timing") == AutoPaySchedule.Timing.WEEKDAY and data.get("weekday") is None:
+            self.add_error("weekday", _("Choose the weekday."))
+        return data

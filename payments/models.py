@@ -363,3 +363,79 @@ class CreditApplication(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source_invoice_id} → {self.target_invoice_id}: {self.amount}"
+
+
+class AutoPayAttempt(models.Model):
+    """What one AutoPay run did with one invoice: paid it, skipped it (and why) or failed.
+
+    Two runs at once never pay an invoice twice: a run first inserts this row, and the database
+    lets one row per (schedule, invoice, attempt number) and one per (schedule, invoice, run day)
+    exist; the run that loses the insert leaves the invoice alone. The payment itself then goes
+    through ``payment_create`` with ``idempotency_key`` (row locks, balance re-check).
+    """
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", _("In progress")
+        PAID = "paid", _("Paid")
+        PROCESSING = "processing", _("Outcome unknown: being checked with the gateway")
+        SKIPPED_OVER_LIMIT = "skipped_over_limit", _("Skipped: above the limit")
+        SKIPPED_DISPUTED = "skipped_disputed", _("Skipped: disputed")
+        SKIPPED_METHOD = "skipped_method", _("Skipped: payment method missing or expired")
+        SKIPPED_NOT_PAYABLE = "skipped_not_payable", _("Skipped: cannot be paid online")
+        FAILED_SOFT = "failed_soft", _("Declined: will be tried again")
+        FAILED_HARD = "failed_hard", _("Declined: AutoPay paused")
+
+    schedule = models.ForeignKey(
+        AutoPaySchedule, verbose_name=_("AutoPay schedule"), on_delete=models.PROTECT, related_name="attempts"
+    )
+    invoice = models.ForeignKey(
+        Invoice, verbose_name=_("invoice"), on_delete=models.PROTECT, related_name="autopay_attempts"
+    )
+    # 1 for the first attempt on an invoice; a soft decline is retried on a later run with the next
+    # number, so with a new idempotency key (a declined charge is final for its key).
+    attempt_no = models.PositiveSmallIntegerField(_("attempt"))
+    run_on = models.DateField(_("run day"))
+    idempotency_key = models.CharField(_("idempotency key"), max_length=100, unique=True)
+    outcome = models.CharField(_("outcome"), max_length=30, choices=Outcome.choices, default=Outcome.PENDING)
+    amount = models.DecimalField(_("amount"), null=True, blank=True, **MONEY)
+    payment = models.ForeignKey(
+        Payment, verbose_name=_("payment"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decline_code = models.CharField(_("decline code"), max_length=60, blank=True)
+    message = models.CharField(_("message"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("AutoPay attempt")
+        verbose_name_plural = _("AutoPay attempts")
+        ordering = ["-run_on", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["schedule", "invoice", "attempt_no"], name="autopayattempt_one_per_number"),
+            models.UniqueConstraint(fields=["schedule", "invoice", "run_on"], name="autopayattempt_one_per_run_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.schedule_id}/{self.invoice_id}#{self.attempt_no} {self.outcome}"
+
+
+class CardExpiryReminder(models.Model):
+    """A reminder sent for one expiry date of a card used by AutoPay: sent once, never twice."""
+
+    method = models.ForeignKey(
+        PaymentMethod, verbose_name=_("payment method"), on_delete=models.CASCADE, related_name="expiry_reminders"
+    )
+    exp_month = models.PositiveSmallIntegerField(_("expiry month"))
+    exp_year = models.PositiveSmallIntegerField(_("expiry year"))
+    recipients = models.JSONField(_("recipients"), default=list, blank=True)
+    sent_at = models.DateTimeField(_("sent"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("card expiry reminder")
+        verbose_name_plural = _("card expiry reminders")
+        ordering = ["-sent_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["method", "exp_month", "exp_year"], name="expiryreminder_once_per_expiry"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method_id} {self.exp_month:02d}/{self.exp_year}"

@@ -460,7 +460,8 @@ def payment_create(
                 payment = Payment.objects.create(
                     reference=_reference_new(),
                     idempotency_key=f"{idempotency_key}:{currency}",
-                    company=owner if getattr(actor, "is_authenticated", False) else None,
+                    # A logged-in payer or a company's AutoPay (company given); Pay Now has none.
+                    company=owner if (getattr(actor, "is_authenticated", False) or company is not None) else None,
                     currency=currency,
                     amount=amount,
                     status=PaymentStatus.SCHEDULED if scheduled_for else PaymentStatus.PENDING,
@@ -486,7 +487,7 @@ def payment_create(
                         "invoices": [c.invoice.number for c in group],
                         "method": payment.method_label,
                         "scheduled_for": scheduled_for.isoformat() if scheduled_for else None,
-                        "pay_now": not getattr(actor, "is_authenticated", False),
+                        "pay_now": company is None and not getattr(actor, "is_authenticated", False),
                     },
                     ip_address=ip_address,
                 )

@@ -20,5 +20,36 @@ def payment_receipt_send_task(payment_id: int) -> bool:
 
 @shared_task(name="payments.payment_reconcile")
 def payment_reconcile_task(older_than_seconds: int = 60) -> int:
-    """Settle processing payments by asking the gateway (run every few minutes by Celery beat)."""
-    return len(payment_reconcile(older_than=datetime.timedelta(seconds=older_than_seconds)))
+    """Settle processing payments by asking the gateway (run every 15 minutes by Celery beat)."""
+    from accounts.jobs import job_run
+
+    with job_run("payment_reconcile", trigger="beat") as run:
+        settled = payment_reconcile(older_than=datetime.timedelta(seconds=older_than_seconds))
+        for payment in settled:
+            run.count(payment.status)
+        from .autopay import autopay_attempts_sync
+
+        run.count("autopay_attempts_synced", autopay_attempts_sync())
+        return len(settled)
+
+
+@shared_task(name="payments.autopay_run")
+def autopay_run_task(trigger: str = "beat") -> dict:
+    """The daily AutoPay run (and scheduled one-time payments), recorded as a job run."""
+    from accounts.jobs import job_run
+
+    from .autopay import autopay_run
+
+    with job_run("autopay_run", trigger=trigger) as run:
+        return dict(autopay_run(recorder=run))
+
+
+@shared_task(name="payments.card_expiry_reminders_send")
+def card_expiry_reminders_send_task(trigger: str = "beat") -> int:
+    """Daily: e-mail the payers once when a card used by AutoPay expires within 30 days."""
+    from accounts.jobs import job_run
+
+    from .autopay import card_expiry_reminders_send
+
+    with job_run("card_expiry_reminders", trigger=trigger) as run:
+        return card_expiry_reminders_send(recorder=run)

@@ -1,7 +1,4 @@
 from django.urls import path
-from django.utils.translation import gettext_lazy as _
-
-from billing_centre.views import ComingSoonView
 
 from . import views
 
@@ -19,6 +16,11 @@ urlpatterns = [
     path("wallet/<int:pk>/edit/", views.WalletEditView.as_view(), name="wallet_edit"),
     path("wallet/<int:pk>/default/", views.WalletDefaultView.as_view(), name="wallet_default"),
     path("wallet/<int:pk>/delete/", views.WalletDeleteView.as_view(), name="wallet_delete"),
-    path("autopay/", ComingSoonView.as_view(title=_("My AutoPay")), name="autopay"),
+    path("autopay/", views.AutoPayListView.as_view(), name="autopay"),
+    path("autopay/new/", views.AutoPayCreateView.as_view(), name="autopay_create"),
+    path("autopay/<int:pk>/edit/", views.AutoPayEditView.as_view(), name="autopay_edit"),
+    path("autopay/<int:pk>/pause/", views.AutoPayStatusView.as_view(action="pause"), name="autopay_pause"),
+    path("autopay/<int:pk>/resume/", views.AutoPayStatusView.as_view(action="resume"), name="autopay_resume"),
+    path("autopay/<int:pk>/cancel/", views.AutoPayStatusView.as_view(action="cancel"), name="autopay_cancel"),
     path("webhooks/stripe/", views.StripeWebhookView.as_view(), name="webhook_stripe"),
 ]

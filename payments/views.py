@@ -33,6 +33,7 @@ from invoices.selectors import invoice_list_visible
 from . import selectors, services
 from .forms import (
     NEW_METHOD,
+    AutoPayForm,
     MethodDetailsForm,
     MethodEditForm,
     PayForm,
@@ -759,3 +760,223 @@ class StripeWebhookView(View):
         except services.WebhookRejected:
             return HttpResponseBadRequest("invalid payload or signature")
         return HttpResponse("ok" if processed else "duplicate", content_type="text/plain")
+
+
+# --- My AutoPay (R6) ---------------------------------------------------------------------------
+
+
+class AutoPayMixin(LoginRequiredMixin):
+    def schedule(self, request, pk):
+        """A live schedule in the user's scope that the user may change (404 outside, 403 by role)."""
+        from .autopay import LIVE
+        from .models import AutoPaySchedule
+
+        schedule = (
+            AutoPaySchedule.objects.filter(LIVE)
+            .select_related("company", "account", "plan", "method")
+            .filter(pk=pk)
+            .first()
+        )
+        if schedule is None:
+            raise Http404
+        require(request.user, Action.AUTOPAY, account=schedule.account, plan=schedule.plan)
+        return schedule
+
+    def form_context(self, request, *, billable, form, schedule=None):
+        return {
+            "billable": billable,
+            "form": form,
+            "schedule": schedule,
+            "has_methods": form.fields["method"].queryset.exists(),
+            "wallet_add_url": reverse("payments:wallet_add")
+            + f"?company={billable.company_id}&next={request.get_full_path()}",
+        }
+
+    def methods(self, billable):
+        from .autopay import method_usable
+
+        today = timezone.localdate()
+        allowed = services.payment_kinds_for_country(billable.country)
+        ids = [
+            m.id
+            for m in selectors.payment_method_list(company=billable.company)
+            if m.kind in allowed and method_usable(m, today)
+        ]
+        return selectors.payment_method_list(company=billable.company).filter(id__in=ids)
+
+    def cleaned(self, form) -> dict:
+        data = form.cleaned_data
+        return {
+            "method": data["method"],
+            "amount_mode": data["amount_mode"],
+            "limit_amount": data.get("limit_amount"),
+            "timing": data["timing"],
+            "days_before_due": data.get("days_before_due"),
+            "weekday": data.get("weekday"),
+            "until_date": data.get("until_date"),
+            "consent": data["consent"],
+        }
+
+
+class AutoPayListView(AutoPayMixin, View):
+    """Each schedule with its next run, what it will pay and skip, and its history of attempts."""
+
+    def get(self, request):
+        from . import autopay
+
+        today = timezone.localdate()
+        schedules = list(autopay.autopay_list_visible(user=request.user))
+        previews = autopay.autopay_previews(schedules, today=today)
+        for preview in previews:
+            schedule = preview.schedule
+            preview.may_manage = user_can(request.user, Action.AUTOPAY, account=schedule.account, plan=schedule.plan)
+            preview.attempts = list(schedule.attempts.all()[:20])
+            preview.billable = schedule.account or schedule.plan
+            preview.weekday_label = dict(autopay.WEEKDAYS).get(schedule.weekday, "")
+        scheduled = {(s.account_id, s.plan_id) for s in schedules}
+        available = []
+        for billable in autopay.billables_for_autopay(user=request.user):
+            is_account = isinstance(billable, autopay.ShippingAccount)
+            if ((billable.id, None) if is_account else (None, billable.id)) not in scheduled:
+                available.append({"billable": billable, "param": "account" if is_account else "plan"})
+        return render(
+            request,
+            "payments/autopayschedule_list.html",
+            {"previews": previews, "available": available, "today": today},
+        )
+
+
+class AutoPayCreateView(AutoPayMixin, View):
+    def billable(self, request):
+        from accounts.selectors import account_list_visible, plan_list_visible
+
+        number = (request.GET.get("account") or "").strip().upper()
+        plan_number = (request.GET.get("plan") or "").strip().upper()
+        if number:
+            billable = account_list_visible(user=request.user).select_related("company").filter(number=number).first()
+            if billable is None:
+                raise Http404
+            require(request.user, Action.AUTOPAY, account=billable)
+        elif plan_number:
+            billable = plan_list_visible(user=request.user).select_related("company").filter(number=plan_number).first()
+            if billable is None:
+                raise Http404
+            require(request.user, Action.AUTOPAY, plan=billable)
+        else:
+            return None
+        return billable
+
+    def get(self, request):
+        billable = self.billable(request)
+        if billable is None:
+            return redirect("payments:autopay")
+        methods = self.methods(billable)
+        default = methods.filter(is_default=True).first() or methods.first()
+        form = AutoPayForm(
+            methods=methods,
+            currency=billable.currency,
+            initial={
+                "method": default.id if default else None,
+                "amount_mode": "full",
+                "timing": "days_before_due",
+                "days_before_due": 3,
+            },
+        )
+        return render(
+            request, "payments/autopayschedule_form.html", self.form_context(request, billable=billable, form=form)
+        )
+
+    def post(self, request):
+        from . import autopay
+
+        billable = self.billable(request)
+        if billable is None:
+            raise Http404
+        form = AutoPayForm(request.POST, methods=self.methods(billable), currency=billable.currency)
+        if form.is_valid():
+            try:
+                autopay.autopay_create(
+                    actor=request.user, billable=billable, ip_address=_ip(request), **self.cleaned(form)
+                )
+            except ApplicationError as exc:
+                _add_error(form, exc)
+            else:
+                messages.success(request, _("AutoPay is set up for %(billable)s.") % {"billable": billable})
+                return redirect("payments:autopay")
+        return render(
+            request, "payments/autopayschedule_form.html", self.form_context(request, billable=billable, form=form)
+        )
+
+
+class AutoPayEditView(AutoPayMixin, View):
+    def get(self, request, pk):
+        schedule = self.schedule(request, pk)
+        billable = schedule.account or schedule.plan
+        methods = self.methods(billable)
+        form = AutoPayForm(
+            methods=methods,
+            currency=billable.currency,
+            initial={
+                "method": schedule.method_id if methods.filter(pk=schedule.method_id).exists() else None,
+                "amount_mode": schedule.amount_mode,
+                "limit_amount": schedule.limit_amount,
+                "timing": schedule.timing,
+                "days_before_due": schedule.days_before_due,
+                "weekday": schedule.weekday,
+                "until_date": schedule.until_date,
+            },
+        )
+        return render(
+            request,
+            "payments/autopayschedule_form.html",
+            self.form_context(request, billable=billable, form=form, schedule=schedule),
+        )
+
+    def post(self, request, pk):
+        from . import autopay
+
+        schedule = self.schedule(request, pk)
+        billable = schedule.account or schedule.plan
+        form = AutoPayForm(request.POST, methods=self.methods(billable), currency=billable.currency)
+        if form.is_valid():
+            try:
+                autopay.autopay_update(
+                    actor=request.user, schedule=schedule, ip_address=_ip(request), **self.cleaned(form)
+                )
+            except ApplicationError as exc:
+                _add_error(form, exc)
+            else:
+                messages.success(request, _("AutoPay for %(billable)s was changed.") % {"billable": billable})
+                return redirect("payments:autopay")
+        return render(
+            request,
+            "payments/autopayschedule_form.html",
+            self.form_context(request, billable=billable, form=form, schedule=schedule),
+        )
+
+
+class AutoPayStatusView(AutoPayMixin, View):
+    """POST only: pause, resume or cancel a schedule."""
+
+    action = ""
+
+    def post(self, request, pk):
+        from . import autopay
+
+        schedule = self.schedule(request, pk)
+        billable = schedule.account or schedule.plan
+        service = {"pause": autopay.autopay_pause, "resume": autopay.autopay_resume, "cancel": autopay.autopay_cancel}[
+            self.action
+        ]
+        try:
+            service(actor=request.user, schedule=schedule)
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            text = {
+                "pause": _("AutoPay for %(billable)s is paused."),
+                "resume": _("AutoPay for %(billable)s is on again."),
+                "cancel": _("AutoPay for %(billable)s was cancelled."),
+            }[self.action]
+            messages.success(request, text % {"billable": billable})
+        return redirect("payments:autopay")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import translation
 
 from accounts.models import AuditEvent, InvoiceDelivery
 from billing_centre.exceptions import ApplicationError
@@ -216,11 +217,13 @@ def test_a_disguised_attachment_is_refused_whatever_its_name_and_claimed_type(wo
 def test_an_attachment_over_5_mb_is_refused(world):
     upload = SimpleUploadedFile("big.png", PNG + b"\x00" * MAX_ATTACHMENT_BYTES, content_type="image/png")
 
-    with pytest.raises(ApplicationError) as refused:
-        _file(world, _item(world["freight"], "1000"), attachments=[upload])
+    with translation.override("en"):  # the assertion reads the English msgid; Korean is the default
+        with pytest.raises(ApplicationError) as refused:
+            _file(world, _item(world["freight"], "1000"), attachments=[upload])
+        message = str(refused.value.message)
 
     assert refused.value.field == "attachments"
-    assert "5 MB" in str(refused.value.message)
+    assert "5 MB" in message
 
 
 def test_an_attachment_of_exactly_5_mb_is_accepted(world):

@@ -192,6 +192,7 @@ def test_a_disguised_attachment_is_refused_next_to_the_field(login, world):
 
 def test_an_oversized_attachment_is_refused_next_to_the_field(login, world):
     client = login(world["users"]["payer"])
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"  # the assertion reads the English msgid; Korean is the default
     upload = SimpleUploadedFile("scan.pdf", PDF + b"0" * MAX_ATTACHMENT_BYTES, content_type="application/pdf")
 
     response = _post_line(client, world, world["freight"], "1000", attachments=[upload])

@@ -262,14 +262,14 @@ def test_actions_menu_offers_xml_only_for_enrolled_accounts(client, world, table
     assert reverse("invoices:xml", args=[not_enrolled.number]) not in body
     assert "XML: this account is not enrolled in XML invoices." in body
     assert f"/payments/pay/?invoice={enrolled.number}" in body
-    assert f"/disputes/?invoice={enrolled.number}" in body
+    assert f"/disputes/new/?invoice={enrolled.number}" in body
 
 
 def test_viewer_sees_no_pay_or_dispute_actions(client, world, table):
     client.force_login(world.viewer)
     body = client.get(URL).content.decode()
     assert "/payments/pay/?invoice=" not in body
-    assert "/disputes/?invoice=" not in body
+    assert "/disputes/new/?invoice=" not in body
     assert reverse("invoices:pdf", args=[table[0].number]) in body
 
 
@@ -318,6 +318,6 @@ def test_temporary_account_invoices_offer_no_online_payment_or_dispute(client, w
     body = client.get(URL, {"billable": temporary.number}).content.decode()
     assert invoice.number in body
     assert f"/payments/pay/?invoice={invoice.number}" not in body
-    assert f"/disputes/?invoice={invoice.number}" not in body
+    assert f"/disputes/new/?invoice={invoice.number}" not in body
     assert "cannot be paid or disputed online" in body
     assert temporary.billing_contact_phone in body
