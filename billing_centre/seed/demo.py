@@ -30,6 +30,7 @@ from invoices.models import Invoice, InvoiceLine, LineKind, Shipment
 from payments.models import MethodKind, Payment, PaymentAllocation, PaymentStatus
 
 from . import DEMO_PASSWORD
+from .extras import seed_extras
 
 SEED = "billing-centre-demo"
 
@@ -682,4 +683,6 @@ def seed_demo(*, today: datetime.date | None = None) -> DemoResult:
             continue
         _generate_billable(batch, spec, account, today=today, members=[_Member(account, account.number, spec.origin)])
     _insert(batch)
-    return DemoResult(created=bool(batch.invoices), logins=logins)
+    # Wallets, AutoPay, a scheduled payment and disputes, through the real services.
+    extras = seed_extras(today=today)
+    return DemoResult(created=bool(batch.invoices) or bool(extras), logins=logins)

@@ -14,12 +14,15 @@ from django.core.management import call_command
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
-from accounts.models import BillingPlan, Company, InvoiceDelivery, Membership, Role, ShippingAccount, User
+from accounts.models import AuditEvent, BillingPlan, Company, InvoiceDelivery, Membership, Role, ShippingAccount, User
 from billing_centre.seed import DEMO_PASSWORD
 from billing_centre.seed.bench import BENCH_ADMIN, BENCH_COMPANY
+from disputes.models import Dispute, DisputeEvent, DisputeStatus
 from invoices.models import Invoice, InvoiceLine, InvoiceStatus, LineKind, Shipment
 from invoices.selectors import invoice_list_visible
-from payments.models import Payment, PaymentAllocation, PaymentStatus
+from payments.autopay import autopay_preview
+from payments.models import AutoPaySchedule, MethodKind, Payment, PaymentAllocation, PaymentMethod, PaymentStatus
+from payments.selectors import wallet_split
 
 pytestmark = pytest.mark.django_db
 
@@ -133,9 +136,11 @@ def test_seed_demo_amount_paid_equals_the_succeeded_allocations(demo):
     )
     for invoice in invoices:
         assert invoice.amount_paid == (invoice.allocated or Decimal(0)), invoice.number
-    payments = Payment.objects.all()
+    # The historical payments (settled); the demo's scheduled payment is tested on its own.
+    payments = Payment.objects.filter(idempotency_key__startswith="seed-demo:")
     assert payments.exists()
     assert not payments.exclude(status=PaymentStatus.SUCCEEDED, gateway="simulated").exists()
+    assert not Payment.objects.exclude(status__in=[PaymentStatus.SUCCEEDED, PaymentStatus.SCHEDULED]).exists()
     assert payments.values("reference").distinct().count() == payments.count()
     assert payments.values("idempotency_key").distinct().count() == payments.count()
     for payment in payments.annotate(allocated=Sum("allocations__amount")):
@@ -269,6 +274,104 @@ def test_seed_demo_second_run_changes_nothing(demo, capsys):
     assert (
         list(Invoice.objects.order_by("number").values_list("number", "total", "amount_paid", "control_id")) == snapshot
     )
+
+
+def test_seed_demo_wallet_has_a_default_card_an_expired_card_a_bank_debit_and_kakaopay(demo):
+    today = timezone.localdate()
+    company = Company.objects.get(name=COMPANY)
+    methods = list(PaymentMethod.objects.filter(company=company))
+    current, expired = wallet_split(methods, today=today)
+    assert [(m.brand, m.last4) for m in expired] == [("Mastercard", "4444")]
+    default = PaymentMethod.objects.get(company=company, is_default=True)
+    assert (default.kind, default.brand, default.last4) == (MethodKind.CREDIT_CARD, "Visa", "4242")
+    assert default in current and (default.exp_year, default.exp_month) >= (today.year + 3, today.month)
+    kinds = {(m.kind, m.brand) for m in current}
+    assert (MethodKind.BANK_DEBIT, "KB국민은행") in kinds
+    assert (MethodKind.ONLINE_SERVICE, "KakaoPay") in kinds
+    for method in methods:
+        # Simulated gateway tokens only; never a card number.
+        assert method.gateway == "simulated" and method.gateway_token.startswith("simtok_ok_")
+        assert len(method.last4) <= 4
+    # Added through the wallet service: one audit event each, by the Administrator.
+    added = AuditEvent.objects.filter(action="wallet.method_added", company=company)
+    assert added.count() == len(methods)
+    assert set(added.values_list("actor__username", flat=True)) == {"hanbit_admin"}
+    second = PaymentMethod.objects.filter(company__name=SECOND_COMPANY)
+    assert [(m.kind, m.is_default) for m in second] == [(MethodKind.CREDIT_CARD, True)]
+
+
+def test_seed_demo_autopay_schedule_is_live_with_a_next_run(demo):
+    today = timezone.localdate()
+    schedule = AutoPaySchedule.objects.select_related("account", "method", "created_by").get(account__number="4X7R21")
+    assert schedule.status == AutoPaySchedule.Status.ACTIVE
+    assert schedule.amount_mode == AutoPaySchedule.AmountMode.UP_TO_LIMIT and schedule.limit_amount > 0
+    assert (schedule.timing, schedule.days_before_due) == (AutoPaySchedule.Timing.DAYS_BEFORE_DUE, 3)
+    assert schedule.created_by.username == "hanbit_admin" and schedule.consent_at and schedule.terms_version
+    assert schedule.method.is_default
+    preview = autopay_preview(schedule, today=today)
+    assert preview.to_pay, "the account's latest open invoice is paid by the schedule"
+    assert preview.next_run is not None and today <= preview.next_run <= today + datetime.timedelta(days=7)
+    assert AuditEvent.objects.filter(action="autopay.created", target_id=str(schedule.pk)).count() == 1
+
+
+def test_seed_demo_has_a_scheduled_one_time_payment_for_an_open_invoice(demo):
+    today = timezone.localdate()
+    payment = Payment.objects.get(status=PaymentStatus.SCHEDULED)
+    allocation = payment.allocations.select_related("invoice").get()
+    assert allocation.invoice.status == InvoiceStatus.OPEN
+    assert today < payment.scheduled_for <= allocation.invoice.due_date
+    assert payment.amount == allocation.amount == allocation.invoice.balance
+    assert payment.method.is_default and payment.created_by.username == "hanbit_admin"
+    assert payment.settled_at is None and not payment.gateway_reference
+
+
+def test_seed_demo_has_submitted_partly_approved_and_rejected_disputes(demo, client):
+    disputes = {d.status: d for d in Dispute.objects.select_related("invoice", "filed_by", "credit_line")}
+    assert set(disputes) == {DisputeStatus.SUBMITTED, DisputeStatus.PARTLY_APPROVED, DisputeStatus.REJECTED}
+
+    submitted = disputes[DisputeStatus.SUBMITTED]
+    assert submitted.filed_by.username == "hanbit_payer" and submitted.comment
+    assert submitted.invoice.status == InvoiceStatus.OPEN
+    assert submitted.items.get().line.kind == LineKind.SHIPMENT
+    assert invoice_list_visible(user=submitted.filed_by).filter(pk=submitted.invoice_id).exists()
+
+    partial = disputes[DisputeStatus.PARTLY_APPROVED]
+    assert 0 < partial.credit_granted < partial.disputed_amount
+    assert partial.decided_by.username == "billing_staff" and partial.decision_reason
+    line = partial.credit_line
+    assert line.invoice_id == partial.invoice_id and line.kind == LineKind.ADJUSTMENT
+    assert line.amount == -partial.credit_granted
+    invoice = partial.invoice
+    invoice.refresh_from_db()
+    assert invoice.total == invoice.lines.aggregate(s=Sum("amount"))["s"]
+    assert list(DisputeEvent.objects.filter(dispute=partial).values_list("to_status", flat=True)) == [
+        DisputeStatus.SUBMITTED,
+        DisputeStatus.UNDER_REVIEW,
+        DisputeStatus.PARTLY_APPROVED,
+    ]
+
+    rejected = disputes[DisputeStatus.REJECTED]
+    assert rejected.credit_granted == 0 and rejected.credit_line is None and rejected.decision_reason
+    for decided in (partial, rejected):
+        reply = decided.messages.get()
+        assert reply.author.is_staff and not reply.internal
+        assert decided.created_at < decided.decided_at
+    # The customer sees the decision, the credit and the staff reply on the dispute page.
+    assert client.login(username="hanbit_admin", password=DEMO_PASSWORD)
+    page = client.get(f"/disputes/{partial.reference}/")
+    assert page.status_code == 200
+    assert partial.messages.get().body in page.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_seed_demo_writes_no_e_mail_to_its_output_even_with_the_console_backend(capsys, settings):
+    # A real transaction, so the services' after-commit e-mails (dispute notices) are really sent.
+    settings.EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    call_command("seed_demo")
+    out = capsys.readouterr().out
+    assert Dispute.objects.count() == 3
+    assert "Subject:" not in out and "Content-Type:" not in out
+    assert "hanbit_admin" in out
 
 
 def test_seed_bench_creates_invoices_with_lines_and_shipments(capsys):
