@@ -258,6 +258,23 @@ class ScopeFormMixin:
         return cleaned
 
 
+class IdMultipleChoiceField(forms.ModelMultipleChoiceField):
+    """Check boxes of ids: a value that is not an id (text, or a number past the database's
+    integer range, which ``__in`` lookups do not guard against) is a field error, not a 500."""
+
+    def _check_values(self, value):
+        for pk in value:
+            try:
+                valid = 0 < int(str(pk)) < 2**63
+            except (TypeError, ValueError):
+                valid = False
+            if not valid:
+                raise forms.ValidationError(
+                    self.error_messages["invalid_pk_value"], code="invalid_pk_value", params={"pk": pk}
+                )
+        return super()._check_values(value)
+
+
 def _scope_fields():
     return {
         "role": forms.ChoiceField(
@@ -269,13 +286,13 @@ def _scope_fields():
                 "their accounts and plans; the other roles see only their accounts and plans."
             ),
         ),
-        "accounts": forms.ModelMultipleChoiceField(
+        "accounts": IdMultipleChoiceField(
             label=_("Accounts"),
             queryset=ShippingAccount.objects.none(),
             required=False,
             widget=forms.CheckboxSelectMultiple,
         ),
-        "plans": forms.ModelMultipleChoiceField(
+        "plans": IdMultipleChoiceField(
             label=_("Plans"),
             queryset=BillingPlan.objects.none(),
             required=False,

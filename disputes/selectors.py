@@ -54,6 +54,8 @@ def dispute_get_visible(*, user, reference: str) -> Dispute | None:
 
     Messages are in ``public_messages``; internal notes are not loaded at all.
     """
+    if "\x00" in reference:  # PostgreSQL cannot compare text holding NUL: no such dispute
+        return None
     return (
         dispute_list_visible(user=user)
         .filter(reference=reference)

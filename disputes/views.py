@@ -72,7 +72,7 @@ class DisputeFileView(LoginRequiredMixin, View):
         numbers = []
         for number in request.GET.getlist("invoice"):
             number = number.strip()
-            if number and number not in numbers:
+            if number and number not in numbers and "\x00" not in number:  # NUL: no such invoice
                 numbers.append(number)
         return numbers
 
@@ -316,7 +316,7 @@ class DisputeAttachmentView(View):
 
     def get(self, request, reference, pk):
         user = request.user
-        if not user.is_authenticated:
+        if not user.is_authenticated or "\x00" in reference:
             raise Http404
         attachment = (
             DisputeAttachment.objects.select_related("dispute__invoice")

@@ -72,6 +72,8 @@ def payment_history(*, user, status: str = "") -> QuerySet[Payment]:
 
 
 def payment_get_visible(*, user, reference: str) -> Payment | None:
+    if "\x00" in reference:  # PostgreSQL cannot compare text holding NUL: no such payment
+        return None
     return (
         payment_list_visible(user=user)
         .select_related("method", "company", "created_by")
@@ -90,6 +92,8 @@ def payment_get_visible(*, user, reference: str) -> Payment | None:
 
 def payment_get_public(*, reference: str) -> Payment | None:
     """Pay Now's own receipt (the view checks the reference is the one in the session)."""
+    if "\x00" in reference:  # PostgreSQL cannot compare text holding NUL: no such payment
+        return None
     return (
         Payment.objects.prefetch_related(
             Prefetch(

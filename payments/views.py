@@ -126,12 +126,18 @@ class PayIndexView(LoginRequiredMixin, View):
         return redirect("payments:pay")
 
 
+def _without_nul(numbers: list[str]) -> list[str]:
+    """Invoice numbers from the query or the form, less any holding NUL (no invoice has one, and
+    PostgreSQL refuses to compare text holding it)."""
+    return [number for number in numbers if "\x00" not in number]
+
+
 @hide_secrets
 class PayView(LoginRequiredMixin, View):
     """Review the selected invoices, choose a method and a date, confirm (R5, R20)."""
 
     def get(self, request):
-        numbers = request.GET.getlist("invoice")
+        numbers = _without_nul(request.GET.getlist("invoice"))
         if not numbers:
             return self.pick(request)
         return self.review(request, numbers)
@@ -198,7 +204,7 @@ class PayView(LoginRequiredMixin, View):
         return render(request, "payments/payment_review.html", self.context(request, invoices, **kwargs))
 
     def post(self, request):
-        numbers = request.POST.getlist("invoice")
+        numbers = _without_nul(request.POST.getlist("invoice"))
         if not numbers:
             return redirect("payments:pay")
         invoices = self.load(request, numbers)
@@ -285,6 +291,8 @@ class PaymentAttemptView(LoginRequiredMixin, View):
     """Where a confirmed attempt lands: its receipt, or its payments when there were several currencies."""
 
     def get(self, request, key):
+        if "\x00" in key:  # PostgreSQL cannot compare text holding NUL: no such attempt
+            raise Http404
         visible = selectors.payment_list_visible(user=request.user).values("id")
         payments = list(services.payments_for_attempt(key).filter(id__in=visible))
         credits = list(
@@ -852,6 +860,8 @@ class AutoPayCreateView(AutoPayMixin, View):
 
         number = (request.GET.get("account") or "").strip().upper()
         plan_number = (request.GET.get("plan") or "").strip().upper()
+        if "\x00" in number + plan_number:  # PostgreSQL cannot compare NUL: no such account or plan
+            raise Http404
         if number:
             billable = account_list_visible(user=request.user).select_related("company").filter(number=number).first()
             if billable is None:

@@ -7,6 +7,7 @@
 #   3. `pip install -e .[dev]` constrained by requirements.lock, skipped while pyproject.toml and
 #      requirements.lock are unchanged since the last install (stamp file in .venv).
 #   4. Compiled translations (.mo) when a .po file is newer than its .mo.
+#   5. axe-core for the accessibility tests (npm ci into tests/a11y/vendor, when missing).
 #
 # Environment: BC_EXTRA_APT="pkg ..." adds Debian packages (CI adds postgresql redis-server);
 # BC_SKIP_APT=1 skips step 1.
@@ -30,6 +31,8 @@ APT_PACKAGES=(
   gettext                # makemessages / compilemessages
   poppler-utils          # pdftotext / pdffonts in PDF tests
 )
+# npm installs axe-core for the accessibility tests; skipped where node/npm already exist.
+command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(npm)
 # shellcheck disable=SC2206
 APT_PACKAGES+=(${BC_EXTRA_APT:-})
 
@@ -130,9 +133,23 @@ translations() {
   fi
 }
 
+# --- 5. axe-core for the accessibility tests (npm, pinned by tests/a11y/vendor/package-lock.json)
+axe_core() {
+  local vendor="tests/a11y/vendor"
+  [[ -f "$vendor/package-lock.json" ]] || return 0
+  [[ -f "$vendor/node_modules/axe-core/axe.min.js" ]] && return 0
+  if ! command -v npm >/dev/null 2>&1; then
+    warn "npm missing: the accessibility tests (tests/a11y) will be skipped (apt-get install npm)."
+    return 0
+  fi
+  say "Installing axe-core (npm ci in $vendor)"
+  npm ci --prefix "$vendor" --no-audit --no-fund --silent || warn "npm ci failed: tests/a11y will be skipped."
+}
+
 system_packages
 virtualenv
 python_packages
+axe_core
 mkdir -p var/staticfiles  # STATIC_ROOT: WhiteNoise warns when it is missing
 translations
 say "Setup complete."

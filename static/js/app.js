@@ -30,6 +30,12 @@
       var inside = event.target.closest("details.user-menu, details.actions-menu");
       closeMenus(inside);
     });
+    // An error summary (role="alert") takes the focus, so keyboard and screen-reader users
+    // start at the list of what to correct; each entry links to its field.
+    var errorSummary = document.querySelector("[data-error-summary], #form-errors");
+    if (errorSummary && document.activeElement === document.body) {
+      errorSummary.focus();
+    }
     document.addEventListener("keydown", function (event) {
       if (event.key === "Escape") {
         var open = document.querySelector("details.user-menu[open], details.actions-menu[open]");

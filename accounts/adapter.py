@@ -1,0 +1,32 @@
+"""allauth's account adapter, extended so a log-in lock-out leaves an audit event.
+
+allauth refuses a log-in once ACCOUNT_RATE_LIMITS["login_failed"] is used up (per IP and per
+user ID or e-mail typed) by raising a validation error from ``pre_authenticate``; it sends no
+signal. The first refusal of each lock-out is audited as ``auth.login_locked_out`` (later
+refusals within the window are not, so a brute-force run cannot flood the audit trail).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from allauth.account.adapter import DefaultAccountAdapter
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+
+from .services import audit_record
+
+LOCKOUT_AUDIT_WINDOW = 5 * 60  # seconds: the longest window of ACCOUNT_RATE_LIMITS["login_failed"]
+
+
+class AccountAdapter(DefaultAccountAdapter):
+    def pre_authenticate(self, request, **credentials):
+        try:
+            super().pre_authenticate(request, **credentials)
+        except ValidationError:
+            login = str(credentials.get("email") or credentials.get("username") or "")[:150]
+            ip = request.META.get("REMOTE_ADDR") or None
+            digest = hashlib.sha256(f"{ip}|{login.lower()}".encode()).hexdigest()
+            if cache.add(f"auth:lockout-audited:{digest}", 1, LOCKOUT_AUDIT_WINDOW):
+                audit_record(action="auth.login_locked_out", data={"login": login}, ip_address=ip)
+            raise
