@@ -209,7 +209,14 @@ class PlanInvoiceListView(InvoiceTableView):
     kind = "plan"
 
 
+def _plausible_number(number: str) -> bool:
+    """An invoice number the database can even compare (PostgreSQL refuses NUL characters)."""
+    return 0 < len(number) <= 20 and "\x00" not in number
+
+
 def _visible_invoice_or_404(request, number: str, action: Action) -> Invoice:
+    if not _plausible_number(number):
+        raise Http404
     invoice = invoice_list_for_export(user=request.user, numbers=[number]).first()
     if invoice is None:
         raise Http404
@@ -220,6 +227,8 @@ def _visible_invoice_or_404(request, number: str, action: Action) -> Invoice:
 class InvoiceDetailView(LoginRequiredMixin, View):
     def get(self, request, number):
         today = timezone.localdate()
+        if not _plausible_number(number):
+            raise Http404
         invoice = invoice_detail_visible(user=request.user, number=number, today=today)
         if invoice is None:
             raise Http404
@@ -300,6 +309,8 @@ class BulkDownloadView(LoginRequiredMixin, View):
             )
         else:
             numbers = set(data["invoice"])
+            if not all(_plausible_number(number) for number in numbers):
+                raise Http404
             ids = list(invoice_list_visible(user=user).filter(number__in=numbers).values_list("id", flat=True))
             if len(ids) != len(numbers):
                 # An unknown or foreign invoice number: never say which, never export anything.

@@ -79,3 +79,27 @@ def test_select_page_checkbox_and_pdf_zip(page, live_server, browser_login, data
     archive = zipfile.ZipFile(info.value.path())
     assert sorted(archive.namelist()) == sorted(f"{i.number}.pdf" for i in data["busan_invoices"])
     assert all(archive.read(name).startswith(b"%PDF") for name in archive.namelist())
+
+
+def test_selecting_all_matching_invoices_runs_a_job_with_a_download_link(page, live_server, browser_login, data):
+    from invoices.services import BULK_SYNC_LIMIT
+
+    for index in range(BULK_SYNC_LIMIT + 1):
+        InvoiceFactory(account=data["busan"], number=f"BULK{index:08d}")
+    browser_login(data["user"])
+    page.goto(f"{live_server.url}/invoices/accounts/?billable={data['busan'].number}")
+    page.check("[data-select-all-matching]")
+    # The row check boxes step aside: the server recomputes the selection from the filter.
+    assert page.locator("input[name=invoice]:disabled").count() == page.locator("input[name=invoice]").count()
+    page.select_option("select[name=format]", "csv")
+    page.click("[data-download-selected]")
+    page.wait_for_url("**/invoices/exports/**")
+    link = page.locator("[data-export-download]")
+    assert link.is_visible()
+    assert page.locator("progress").get_attribute("value") == str(BULK_SYNC_LIMIT + 4)
+    with page.expect_download() as info:
+        link.click()
+    text = zipfile.ZipFile(info.value.path()).read("invoices.csv").decode("utf-8-sig")
+    numbers = {line.split(",")[0] for line in text.splitlines()[1:]}
+    assert len(numbers) == BULK_SYNC_LIMIT + 4  # the 51 new ones and the 3 from the fixture
+    assert data["foreign"].number not in numbers

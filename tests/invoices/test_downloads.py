@@ -258,3 +258,15 @@ def test_progress_endpoint_reports_a_job_still_running(client, world):
     page = client.get(reverse("invoices:export_job", args=[job.id])).content.decode()
     assert 'value="1"' in page and "data-export-download" in page
     assert client.get(reverse("invoices:export_download", args=[job.id])).status_code == 404
+
+
+@pytest.mark.parametrize("name", FORMAT_URLS)
+def test_invoice_numbers_the_database_cannot_compare_answer_404(client, world, name):
+    client.force_login(world.admin)
+    assert client.get(reverse(name, args=["A\x00B"])).status_code == 404
+    assert client.get(reverse(name, args=["X" * 300])).status_code == 404
+
+
+def test_bulk_with_a_nul_character_in_a_number_answers_404(client, world, ours):
+    client.force_login(world.admin)
+    assert _bulk(client, [ours.number, "A\x00B"]).status_code == 404

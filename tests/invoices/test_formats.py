@@ -176,3 +176,24 @@ def test_zip_is_streamed_member_by_member_and_valid():
     archive = zipfile.ZipFile(io.BytesIO(data))
     assert archive.testzip() is None
     assert [archive.read(name) for name in archive.namelist()] == [content for _, content in members]
+
+
+def test_csv_gives_an_invoice_without_lines_one_row_of_header_fields(world):
+    invoice = InvoiceFactory(account=world.account_a)
+    rows = _rows(invoices_csv_bytes([_load(world, invoice)]))
+    assert len(rows) == 2
+    assert rows[1][0] == invoice.number and rows[1][-1] == ""
+    assert len(rows[1]) == len(rows[0])
+
+
+@needs_poppler
+def test_korean_pdf_labels_the_print_fee_line_in_korean(world, tmp_path):
+    invoice = InvoiceFactory(account=world.account_a)
+    InvoiceLineFactory(
+        invoice=invoice, kind=LineKind.PRINT_FEE, description="Paper invoice 2026-11", amount=Decimal("13000")
+    )
+    pdf = tmp_path / "invoice.pdf"
+    pdf.write_bytes(invoice_pdf_bytes(invoice=_load(world, invoice), language="ko"))
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "청구서 인쇄 수수료" in text  # R16: the line's label, from the Korean catalogue
+    assert "Paper invoice 2026-11" in text
