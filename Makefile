@@ -46,9 +46,8 @@ compilemessages: setup  ## compile locale/*.po into .mo
 lock: ## regenerate requirements.lock from .venv (pyproject.toml pins win)
 	@bash scripts/lock.sh
 
-bench: setup  ## performance benchmarks
-	@if [ -f bench/run.sh ]; then bash bench/run.sh; \
-	else echo "bench: no benchmarks yet (bench/ arrives with issue 8)"; fi
+bench: setup  ## performance benchmarks (bench/RESULTS.md): make bench ARGS="--only tables --iterations 30"
+	$(PY) bench/run.py $(ARGS)
 
 worker: setup  ## a Celery worker (needs REDIS_URL; without it tasks run eagerly in-process)
 	$(CELERY) -A billing_centre worker --loglevel=INFO

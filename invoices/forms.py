@@ -14,6 +14,36 @@ BULK_MAX_INVOICES = 5000
 PAGE_SIZES = (10, 25, 50, 100)
 DEFAULT_PAGE_SIZE = 25
 
+
+class LongSelect(forms.Select):
+    """A <select> built in Python: a large company's account filter has hundreds of options,
+    and the template-per-option widget renderer spent ~80 ms on them per table page (issue 8)."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        from django.forms.utils import flatatt
+        from django.utils.html import format_html, format_html_join
+        from django.utils.safestring import mark_safe
+
+        selected = {str(item) for item in self.format_value(value)}
+        marked = set()
+
+        def is_selected(option_value) -> str:
+            key = str(option_value)
+            if key in selected and not marked:
+                marked.add(key)
+                return mark_safe(" selected")
+            return ""
+
+        options = format_html_join(
+            "",
+            '<option value="{}"{}>{}</option>',
+            ((option_value, is_selected(option_value), label) for option_value, label in self.choices),
+        )
+        return format_html(
+            "<select{}>{}</select>", flatatt(self.build_attrs(self.attrs, {**(attrs or {}), "name": name})), options
+        )
+
+
 STATUS_CHOICES = [
     ("", _("Any status")),
     ("open", _("Open")),
@@ -56,7 +86,7 @@ class InvoiceTableForm(forms.Form):
         widget=forms.TextInput(attrs={"type": "search"}),
     )
     status = forms.ChoiceField(label=_("Status"), required=False, choices=STATUS_CHOICES)
-    billable = forms.ChoiceField(label=_("Account"), required=False)
+    billable = forms.ChoiceField(label=_("Account"), required=False, widget=LongSelect)
     invoice_date_from = _date_field(_("Invoice date from"))
     invoice_date_to = _date_field(_("Invoice date to"))
     due_date_from = _date_field(_("Due date from"))

@@ -94,6 +94,51 @@ def dashboard_summary(*, user, today: datetime.date) -> DashboardSummary:
     - chart: invoice totals per invoice month, the current month and the 11 before it.
     Every figure is per currency.
     """
+    import dataclasses
+    import hashlib
+
+    from django.core.cache import cache
+
+    from accounts.models import Membership
+
+    cache_key = None
+    if user.is_authenticated:
+        # The key names the scope itself: a changed membership or assignment is a new key.
+        scope = (
+            list(account_list_visible(user=user).order_by("id").values_list("id", flat=True)),
+            list(plan_list_visible(user=user).order_by("id").values_list("id", flat=True)),
+        )
+        digest = hashlib.sha256(repr((user.pk, today.isoformat(), scope)).encode()).hexdigest()[:32]
+        cache_key = f"dashboard-summary:{digest}"
+        cached = cache.get(cache_key)
+        if cached is not None:
+            # Only the aggregates come from the cache; the rows shown are read fresh.
+            return dataclasses.replace(
+                cached,
+                has_membership=Membership.objects.filter(user=user).exists(),
+                recent_invoices=_dashboard_recent(invoice_list_visible(user=user), today),
+            )
+    summary, invoice_count = _dashboard_summary(user=user, today=today)
+    if cache_key is not None and invoice_count >= DASHBOARD_CACHE_MIN_INVOICES:
+        cache.set(cache_key, summary, DASHBOARD_CACHE_SECONDS)
+    return summary
+
+
+def _dashboard_recent(visible: QuerySet[Invoice], today: datetime.date) -> list[Invoice]:
+    return list(
+        visible.select_related("account", "plan")
+        .with_display_status(today)
+        .order_by("-invoice_date", "-number")[:DASHBOARD_RECENT_COUNT]
+    )
+
+
+# A scope of at least this many invoices keeps its dashboard in the cache for a short time
+# (issue 8: aggregating 200,000 invoices on every visit of the home page is not needed).
+DASHBOARD_CACHE_MIN_INVOICES = 10_000
+DASHBOARD_CACHE_SECONDS = 60
+
+
+def _dashboard_summary(*, user, today: datetime.date) -> tuple[DashboardSummary, int]:
     from accounts.models import Membership
 
     has_membership = Membership.objects.filter(user=user).exists() if user.is_authenticated else False
@@ -104,7 +149,7 @@ def dashboard_summary(*, user, today: datetime.date) -> DashboardSummary:
     past_due_q = is_open & Q(due_date__lt=today)
     due_soon_q = is_open & Q(due_date__gte=today, due_date__lte=due_soon_until)
 
-    rows = (
+    rows = list(
         visible.order_by()
         .values("currency")
         .annotate(
@@ -114,6 +159,7 @@ def dashboard_summary(*, user, today: datetime.date) -> DashboardSummary:
             open_count=Count("id", filter=is_open),
             past_due_count=Count("id", filter=past_due_q),
             due_soon_count=Count("id", filter=due_soon_q),
+            invoice_count=Count("id"),
         )
         .order_by("currency")
     )
@@ -145,11 +191,7 @@ def dashboard_summary(*, user, today: datetime.date) -> DashboardSummary:
         for row in rows
     ]
 
-    recent_invoices = list(
-        visible.select_related("account", "plan")
-        .with_display_status(today)
-        .order_by("-invoice_date", "-number")[:DASHBOARD_RECENT_COUNT]
-    )
+    recent_invoices = _dashboard_recent(visible, today)
 
     first_month = _month_start(today, DASHBOARD_CHART_MONTHS - 1)
     months = [_month_start(today, back) for back in range(DASHBOARD_CHART_MONTHS - 1, -1, -1)]
@@ -172,7 +214,7 @@ def dashboard_summary(*, user, today: datetime.date) -> DashboardSummary:
         )
         for currency in sorted(billed)
     ]
-    return DashboardSummary(
+    summary = DashboardSummary(
         has_membership=has_membership,
         today=today,
         due_soon_until=due_soon_until,
@@ -180,6 +222,7 @@ def dashboard_summary(*, user, today: datetime.date) -> DashboardSummary:
         recent_invoices=recent_invoices,
         charts=charts,
     )
+    return summary, sum(row["invoice_count"] for row in rows)
 
 
 @dataclass(frozen=True)
@@ -226,6 +269,8 @@ INVOICE_SORTS: dict[str, tuple[str, ...]] = {
     "status": ("display_status",),
 }
 INVOICE_DEFAULT_SORT = "-invoice_date"
+# A search matching at most this many invoices passes their ids on as a list (one search).
+SEARCH_IDS_INLINE = 1000
 
 
 def _invoice_order(sort: str | None) -> list[str]:
@@ -245,36 +290,66 @@ def invoice_table(*, user, kind: str, filters: dict, today: datetime.date) -> Qu
     """
     from django.db.models import Exists, OuterRef
 
-    queryset = invoice_list_visible(user=user)
+    from accounts.models import BillingPlan, ShippingAccount
+
+    # An invoice bills exactly one account or one plan (a database constraint), so the
+    # account table's scope is "invoices of visible accounts" alone: one indexable IN.
     if kind == "plan":
-        queryset = queryset.filter(plan__isnull=False)
+        queryset = Invoice.objects.filter(plan__in=plan_list_visible(user=user).values("id"))
     else:
-        queryset = queryset.filter(account__isnull=False)
+        queryset = Invoice.objects.filter(account__in=account_list_visible(user=user).values("id"))
     queryset = queryset.with_display_status(today).annotate(
-        disputed=Exists(
-            Invoice.objects.filter(
-                pk=OuterRef("pk"), disputes__status__in=INVOICE_OPEN_DISPUTE_STATUSES
-            )
-        )
+        disputed=Exists(Invoice.objects.filter(pk=OuterRef("pk"), disputes__status__in=INVOICE_OPEN_DISPUTE_STATUSES))
     )
 
     search = (filters.get("q") or "").strip()
     if search:
-        queryset = queryset.filter(
-            Q(number__icontains=search)
-            | Q(account__number__icontains=search)
-            | Q(plan__number__icontains=search)
-            | Exists(
-                InvoiceLine.objects.filter(
-                    invoice=OuterRef("pk"), shipment__tracking_number__icontains=search
+        # "Contains" on the invoice number, the account or plan number, or a billed tracking
+        # number: one UNION of id lists, each branch served by a trigram index (PostgreSQL).
+        billable = BillingPlan if kind == "plan" else ShippingAccount
+        billable_field = "plan_id" if kind == "plan" else "account_id"
+        matching = (
+            Invoice.objects.filter(number__icontains=search)
+            .order_by()
+            .values_list("id", flat=True)
+            .union(
+                Invoice.objects.filter(
+                    **{f"{billable_field}__in": billable.objects.filter(number__icontains=search).values("id")}
                 )
+                .order_by()
+                .values_list("id", flat=True),
+                InvoiceLine.objects.filter(
+                    shipment__in=Shipment.objects.filter(tracking_number__icontains=search).values("id")
+                )
+                .order_by()
+                .values_list("invoice_id", flat=True),
+                all=True,
             )
         )
+        # A search usually finds a few invoices: UNION ALL stops after SEARCH_IDS_INLINE + 1 ids
+        # and the list goes to the totals and page queries. A broad search ("1Z") is tested row
+        # by row within the user's scope instead.
+        # (Under three characters there is no trigram to look up: straight to row by row.)
+        found = set(matching[: SEARCH_IDS_INLINE + 1]) if len(search) >= 3 else None
+        if found is not None and len(found) <= SEARCH_IDS_INLINE:
+            queryset = queryset.filter(id__in=found)
+        else:
+            queryset = queryset.filter(
+                Q(number__icontains=search)
+                | Q(**{f"{billable_field.removesuffix('_id')}__number__icontains": search})
+                | Exists(
+                    InvoiceLine.objects.filter(invoice=OuterRef("pk"), shipment__tracking_number__icontains=search)
+                )
+            )
     status = filters.get("status")
     if status == "disputed":
         queryset = queryset.filter(disputed=True)
+    elif status == "past_due":  # display_status spelled out on stored columns: indexable
+        queryset = queryset.filter(status=InvoiceStatus.OPEN, due_date__lt=today)
+    elif status == InvoiceStatus.OPEN:
+        queryset = queryset.filter(status=InvoiceStatus.OPEN, due_date__gte=today)
     elif status:
-        queryset = queryset.filter(display_status=status)
+        queryset = queryset.filter(status=status)
     billable = filters.get("billable")
     if billable:
         queryset = queryset.filter(**{f"{'plan' if kind == 'plan' else 'account'}__number": billable})
@@ -300,8 +375,14 @@ class TableTotals:
     by_currency: list[dict]
 
 
-def invoice_table_totals(*, queryset: QuerySet[Invoice]) -> TableTotals:
-    """One query: the count, the total and the balance due of the filtered set per currency."""
+# A filtered set at least this large keeps its count and sums in the cache for a short time
+# (per user, table, day and filter), so paging and sorting a huge set does not re-aggregate
+# it on every request. Smaller sets are always computed fresh: they are cheap.
+TABLE_TOTALS_CACHE_MIN_ROWS = 10_000
+TABLE_TOTALS_CACHE_SECONDS = 60
+
+
+def _totals_query(queryset: QuerySet[Invoice]) -> TableTotals:
     rows = list(
         queryset.order_by()
         .values("currency")
@@ -309,6 +390,65 @@ def invoice_table_totals(*, queryset: QuerySet[Invoice]) -> TableTotals:
         .order_by("currency")
     )
     return TableTotals(count=sum(row["count"] for row in rows), by_currency=rows)
+
+
+def invoice_table_totals(*, queryset: QuerySet[Invoice], cache_key: str | None = None) -> TableTotals:
+    """One query: the count, the total and the balance due of the filtered set per currency.
+
+    With ``cache_key`` (the view passes user, table, day and filters), a set of
+    ``TABLE_TOTALS_CACHE_MIN_ROWS`` or more is reused for ``TABLE_TOTALS_CACHE_SECONDS``.
+    """
+    from django.core.cache import cache
+
+    if cache_key is not None:
+        cached = cache.get(cache_key)
+        if cached is not None:
+            return cached
+    totals = _totals_query(queryset)
+    if cache_key is not None and totals.count >= TABLE_TOTALS_CACHE_MIN_ROWS:
+        cache.set(cache_key, totals, TABLE_TOTALS_CACHE_SECONDS)
+    return totals
+
+
+def invoice_table_totals_key(*, user, kind: str, filters: dict, today: datetime.date, scope=()) -> str:
+    """The cache key of a table's totals: the sort and the page do not change them.
+
+    ``scope`` (the visible account or plan numbers) is part of the key, so a changed
+    membership or assignment never reuses totals computed for the old scope.
+    """
+    import hashlib
+
+    signature = sorted((key, str(value)) for key, value in filters.items() if key not in ("sort", "page", "page_size"))
+    scope_key = sorted(str(item) for item in scope)
+    digest = hashlib.sha256(repr((user.pk, kind, today.isoformat(), signature, scope_key)).encode()).hexdigest()[:32]
+    return f"invoice-table-totals:{digest}"
+
+
+def invoice_table_page(*, queryset: QuerySet[Invoice], offset: int, limit: int, today: datetime.date) -> list[Invoice]:
+    """One page of a table in two narrow queries, at the same cost at any depth.
+
+    First the page's ids in sort order (PostgreSQL reads them from a covering index
+    without touching the table, and computes nothing per skipped row); then those
+    rows with their account or plan, display status and dispute flag.
+    """
+    from django.db.models import Exists, OuterRef
+
+    ids = list(queryset.values_list("id", flat=True)[offset : offset + limit])
+    if not ids:
+        return []
+    rows = (
+        Invoice.objects.filter(id__in=ids)
+        .select_related("account", "plan")
+        .with_display_status(today)
+        .annotate(
+            disputed=Exists(
+                Invoice.objects.filter(pk=OuterRef("pk"), disputes__status__in=INVOICE_OPEN_DISPUTE_STATUSES)
+            )
+        )
+        .order_by()
+    )
+    by_id = {invoice.id: invoice for invoice in rows}
+    return [by_id[pk] for pk in ids if pk in by_id]
 
 
 def billable_choices_visible(*, user, kind: str) -> list[tuple[str, str]]:

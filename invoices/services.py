@@ -55,13 +55,17 @@ def invoice_document_get(*, invoice: Invoice, language: str) -> InvoiceDocument:
     unchanged invoice is rendered once per language and served from MEDIA_ROOT after that.
     """
     content_hash = invoice_content_hash(invoice)
-    documents = InvoiceDocument.objects.filter(invoice=invoice)
-    current = documents.filter(content_hash=content_hash).order_by("-version").first()
+    # One query for every stored version of the invoice (a handful of rows), then chosen
+    # here: serving a stored PDF costs one small read (issue 8).
+    documents = list(InvoiceDocument.objects.filter(invoice=invoice).order_by("-version", "language"))
+    current = next((document for document in documents if document.content_hash == content_hash), None)
     if current is not None:
         version = current.version
     else:
-        version = (documents.aggregate(v=Max("version"))["v"] or 0) + 1
-    existing = documents.filter(version=version, language=language).first()
+        version = max((document.version for document in documents), default=0) + 1
+    existing = next(
+        (document for document in documents if document.version == version and document.language == language), None
+    )
     if existing is not None and _media_path(existing.file).is_file():
         return existing
 

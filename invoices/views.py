@@ -52,7 +52,9 @@ from .selectors import (
     invoice_list_for_export,
     invoice_list_visible,
     invoice_table,
+    invoice_table_page,
     invoice_table_totals,
+    invoice_table_totals_key,
     shipment_history,
 )
 from .services import (
@@ -142,11 +144,24 @@ class InvoiceTableView(LoginRequiredMixin, View):
         form = InvoiceTableForm(request.GET or None, kind=self.kind, billable_choices=choices)
         filters = form.filters()
         queryset = invoice_table(user=request.user, kind=self.kind, filters=filters, today=today)
-        totals = invoice_table_totals(queryset=queryset)
+        totals = invoice_table_totals(
+            queryset=queryset,
+            cache_key=invoice_table_totals_key(
+                user=request.user,
+                kind=self.kind,
+                filters=filters,
+                today=today,
+                scope=[number for number, _label in choices],
+            ),
+        )
         page_size = filters.get("page_size", DEFAULT_PAGE_SIZE)
         paginator = Paginator(queryset, page_size)
         paginator.count = totals.count  # known from the totals query: no second COUNT
         page = paginator.get_page(filters.get("page"))
+        # The page's rows by id (a covering-index read), not OFFSET over the joined rows.
+        page.object_list = invoice_table_page(
+            queryset=queryset, offset=page.start_index() - 1 if totals.count else 0, limit=page_size, today=today
+        )
         rows = _invoice_rows(request.user, page.object_list)
 
         sort = filters.get("sort") or INVOICE_DEFAULT_SORT
@@ -255,6 +270,8 @@ class InvoicePrintView(LoginRequiredMixin, View):
 class InvoicePdfView(LoginRequiredMixin, View):
     def get(self, request, number):
         invoice = _visible_invoice_or_404(request, number, Action.DOWNLOAD)
+        # The stored file of the current version (one small query, issue 8); rendered only when
+        # none is stored. A one-page PDF is ~30 kB: read whole, the response keeps a Content-Length.
         pdf = invoice_pdf_bytes(invoice=invoice, language=translation.get_language() or "ko")
         response = HttpResponse(pdf, content_type="application/pdf")
         disposition = "inline" if request.GET.get("inline") else "attachment"

@@ -1,0 +1,180 @@
+"""AutoPay run over N due invoices with the simulated gateway (called by bench/run.py).
+
+Creates a scratch company (its own name per run, so reruns never collide and the bench
+Administrator's scope is untouched) with N / 100 accounts of 100 open invoices each, due in
+two days, and one AutoPay schedule per account ("3 days before the due date", full amount,
+a simulated card). Then:
+
+1. ``autopay_schedule_run`` of the first schedule alone (100 invoices): queries per invoice;
+2. ``autopay_run`` of the day (every other schedule): wall time and queries per invoice.
+
+Prints one JSON line. E-mail goes to Django's in-memory backend (no SMTP from a benchmark).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import sys
+import time
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "billing_centre.settings")
+
+PER_ACCOUNT = 100
+
+
+class QueryCounter:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        self.count += 1
+        return execute(sql, params, many, context)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--count", type=int, default=10_000)
+    args = parser.parse_args()
+
+    import django
+
+    django.setup()
+    from django.conf import settings
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    # The run queues its receipts and notices for Celery workers, as in production; without
+    # REDIS_URL Celery would run each task inline (a receipt PDF per payment) inside the run.
+    from billing_centre.celery import app as celery_app
+
+    celery_app.conf.task_always_eager = False
+    celery_app.conf.broker_url = "memory://"
+
+    from django.db import connection
+    from django.utils import timezone
+
+    from accounts.models import Company, InvoiceDelivery, Membership, Role, ShippingAccount, User
+    from invoices.models import Invoice
+    from payments.autopay import autopay_run, autopay_schedule_run
+    from payments.gateways.simulated import SimulatedGateway
+    from payments.models import AutoPaySchedule, MethodKind, PaymentMethod
+
+    run_id = time.strftime("%Y%m%d%H%M%S")
+    today = timezone.localdate()
+    accounts_needed = max(1, args.count // PER_ACCOUNT)
+    company = Company.objects.create(
+        name=f"AutoPay 벤치 {run_id}", country="KR", address="서울특별시 중구 세종대로 110"
+    )
+    admin = User.objects.create(
+        username=f"autopay_bench_{run_id}", email=f"autopay_{run_id}@bench.example.com", name="AutoPay 벤치"
+    )
+    Membership.objects.create(user=admin, company=company, role=Role.ADMINISTRATOR)
+    saved = SimulatedGateway().tokenize_card(
+        number="4242424242424242", exp_month=12, exp_year=today.year + 3, cvc="123", holder_name="홍길동"
+    )
+    method = PaymentMethod.objects.create(
+        company=company,
+        kind=MethodKind.CREDIT_CARD,
+        holder_name=saved.holder_name,
+        brand=saved.brand,
+        last4=saved.last4,
+        exp_month=saved.exp_month,
+        exp_year=saved.exp_year,
+        gateway="simulated",
+        gateway_token=saved.token,
+        is_default=True,
+    )
+    # Account numbers: "Y" + two base-36 characters unused so far + a three-digit index.
+    digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    used = {
+        number[1:3]
+        for number in ShippingAccount.objects.filter(number__startswith="Y").values_list("number", flat=True)
+    }
+    prefix = next(a + b for a in digits for b in digits if a + b not in used)
+    accounts = ShippingAccount.objects.bulk_create(
+        [
+            ShippingAccount(
+                number=f"Y{prefix}{index:03d}",
+                name=f"AutoPay 벤치 {index}",
+                company=company,
+                country="KR",
+                currency="KRW",
+                invoice_delivery=InvoiceDelivery.PAPERLESS,
+                paperless_since=today,
+                billing_contact_phone="080-687-6886",
+                billing_contact_email="billing@carrier.example.com",
+            )
+            for index in range(accounts_needed)
+        ]
+    )
+    due = today + datetime.timedelta(days=2)
+    Invoice.objects.bulk_create(
+        [
+            Invoice(
+                number=f"AP{run_id[2:]}{a:03d}{i:03d}"[:20],
+                control_id=f"{a:06d}{i:06d}",
+                account=account,
+                invoice_date=today,
+                due_date=due,
+                currency="KRW",
+                total=Decimal(10000 + i),
+            )
+            for a, account in enumerate(accounts)
+            for i in range(PER_ACCOUNT)
+        ],
+        batch_size=5000,
+    )
+    schedules = [
+        AutoPaySchedule.objects.create(
+            company=company,
+            account=account,
+            method=method,
+            amount_mode=AutoPaySchedule.AmountMode.FULL,
+            timing=AutoPaySchedule.Timing.DAYS_BEFORE_DUE,
+            days_before_due=3,
+            start_date=today,
+            consent_at=timezone.now(),
+            terms_version="1",
+            created_by=admin,
+        )
+        for account in accounts
+    ]
+    total_invoices = accounts_needed * PER_ACCOUNT
+
+    counter = QueryCounter()
+    start = time.perf_counter()
+    with connection.execute_wrapper(counter):
+        small = autopay_schedule_run(schedule_id=schedules[0].id, today=today)
+    small_seconds = time.perf_counter() - start
+    small_queries = counter.count
+
+    counter = QueryCounter()
+    start = time.perf_counter()
+    with connection.execute_wrapper(counter):
+        rest = autopay_run(today=today)
+    rest_seconds = time.perf_counter() - start
+    outcomes = Counter(small) + Counter({k: v for k, v in rest.items() if isinstance(v, int)})
+    paid = Invoice.objects.filter(account__company=company, status="paid").count()
+    print(
+        json.dumps(
+            {
+                "invoices": total_invoices,
+                "paid": paid,
+                "seconds": small_seconds + rest_seconds,
+                "per_invoice_small": small_queries / PER_ACCOUNT,
+                "per_invoice": counter.count / max(1, total_invoices - PER_ACCOUNT),
+                "outcomes": {k: v for k, v in outcomes.items() if v},
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
