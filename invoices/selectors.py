@@ -225,32 +225,6 @@ def _dashboard_summary(*, user, today: datetime.date) -> tuple[DashboardSummary,
     return summary, sum(row["invoice_count"] for row in rows)
 
 
-@dataclass(frozen=True)
-class LineGroup:
-    """Lines billing one shipment, or (``shipment`` None) the invoice's other charges."""
-
-    shipment: Shipment | None
-    lines: list[InvoiceLine]
-
-    @property
-    def subtotal(self) -> Decimal:
-        return sum((line.amount for line in self.lines), Decimal(0))
-
-
-def invoice_line_groups(*, invoice: Invoice) -> list[LineGroup]:
-    """The invoice's lines grouped by shipment (in ship order), other charges last; one query."""
-    groups: dict[int | None, LineGroup] = {}
-    for line in invoice.lines.select_related("shipment").order_by(
-        "shipment__ship_date", "shipment__tracking_number", "position", "id"
-    ):
-        group = groups.get(line.shipment_id)
-        if group is None:
-            group = groups[line.shipment_id] = LineGroup(shipment=line.shipment, lines=[])
-        group.lines.append(line)
-    other = groups.pop(None, None)
-    return list(groups.values()) + ([other] if other else [])
-
-
 # --- Invoice centre (issue 4): tables, detail, exports, shipping history ---------------------
 
 # Disputes in these states mark an invoice "disputed" (disputes.models.OPEN_DISPUTE_STATUSES;

@@ -52,14 +52,6 @@ def nav_roles(context):
     return roles
 
 
-@register.simple_tag
-def invoice_line_groups(invoice):
-    """The invoice's lines grouped by shipment (see invoices.selectors.invoice_line_groups)."""
-    from invoices.selectors import invoice_line_groups as select
-
-    return select(invoice=invoice)
-
-
 CHART_WIDTH = 480
 CHART_HEIGHT = 200
 CHART_TOP = 22
