@@ -1,5 +1,7 @@
 from django.urls import path
 
+import billing_centre.converters  # noqa: F401  registers the <ref:...> converter
+
 from . import views
 
 app_name = "manage"
@@ -7,11 +9,11 @@ app_name = "manage"
 urlpatterns = [
     path("accounts/", views.AccountListView.as_view(), name="accounts"),
     path("accounts/add/", views.AccountAddView.as_view(), name="account_add"),
-    path("accounts/<str:number>/xml/", views.BillableXmlView.as_view(), name="account_xml"),
-    path("accounts/<str:number>/remove/", views.BillableRemoveView.as_view(), name="account_remove"),
+    path("accounts/<ref:number>/xml/", views.BillableXmlView.as_view(), name="account_xml"),
+    path("accounts/<ref:number>/remove/", views.BillableRemoveView.as_view(), name="account_remove"),
     path("plans/", views.PlanListView.as_view(), name="plans"),
-    path("plans/<str:number>/xml/", views.PlanXmlView.as_view(), name="plan_xml"),
-    path("plans/<str:number>/remove/", views.PlanRemoveView.as_view(), name="plan_remove"),
+    path("plans/<ref:number>/xml/", views.PlanXmlView.as_view(), name="plan_xml"),
+    path("plans/<ref:number>/remove/", views.PlanRemoveView.as_view(), name="plan_remove"),
     path("users/", views.UserListView.as_view(), name="users"),
     path("users/add/", views.UserAddView.as_view(), name="user_add"),
     path("users/invite/", views.UserInviteView.as_view(), name="user_invite"),

@@ -316,7 +316,7 @@ class DisputeAttachmentView(View):
 
     def get(self, request, reference, pk):
         user = request.user
-        if not user.is_authenticated or "\x00" in reference:
+        if not user.is_authenticated:
             raise Http404
         attachment = (
             DisputeAttachment.objects.select_related("dispute__invoice")

@@ -1,5 +1,7 @@
 from django.urls import path
 
+import billing_centre.converters  # noqa: F401  registers the <ref:...> converter
+
 from . import views
 
 app_name = "invoices"
@@ -11,9 +13,9 @@ urlpatterns = [
     path("exports/<uuid:job_id>/", views.ExportJobView.as_view(), name="export_job"),
     path("exports/<uuid:job_id>/status/", views.ExportJobStatusView.as_view(), name="export_status"),
     path("exports/<uuid:job_id>/download/", views.ExportJobDownloadView.as_view(), name="export_download"),
-    path("<str:number>/", views.InvoiceDetailView.as_view(), name="detail"),
-    path("<str:number>/print/", views.InvoicePrintView.as_view(), name="print"),
-    path("<str:number>/pdf/", views.InvoicePdfView.as_view(), name="pdf"),
-    path("<str:number>/csv/", views.InvoiceCsvView.as_view(), name="csv"),
-    path("<str:number>/xml/", views.InvoiceXmlView.as_view(), name="xml"),
+    path("<ref:number>/", views.InvoiceDetailView.as_view(), name="detail"),
+    path("<ref:number>/print/", views.InvoicePrintView.as_view(), name="print"),
+    path("<ref:number>/pdf/", views.InvoicePdfView.as_view(), name="pdf"),
+    path("<ref:number>/csv/", views.InvoiceCsvView.as_view(), name="csv"),
+    path("<ref:number>/xml/", views.InvoiceXmlView.as_view(), name="xml"),
 ]

@@ -225,13 +225,13 @@ class PlanInvoiceListView(InvoiceTableView):
 
 
 def _plausible_number(number: str) -> bool:
-    """An invoice number the database can even compare (PostgreSQL refuses NUL characters)."""
+    """A submitted invoice number the database can even compare (PostgreSQL refuses NUL).
+
+    Path values are already refused by the ``ref`` converter; this checks form values."""
     return 0 < len(number) <= 20 and "\x00" not in number
 
 
 def _visible_invoice_or_404(request, number: str, action: Action) -> Invoice:
-    if not _plausible_number(number):
-        raise Http404
     invoice = invoice_list_for_export(user=request.user, numbers=[number]).first()
     if invoice is None:
         raise Http404
@@ -242,8 +242,6 @@ def _visible_invoice_or_404(request, number: str, action: Action) -> Invoice:
 class InvoiceDetailView(LoginRequiredMixin, View):
     def get(self, request, number):
         today = timezone.localdate()
-        if not _plausible_number(number):
-            raise Http404
         invoice = invoice_detail_visible(user=request.user, number=number, today=today)
         if invoice is None:
             raise Http404

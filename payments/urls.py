@@ -1,5 +1,7 @@
 from django.urls import path
 
+import billing_centre.converters  # noqa: F401  registers the <ref:...> converter
+
 from . import views
 
 app_name = "payments"
@@ -7,9 +9,9 @@ app_name = "payments"
 urlpatterns = [
     path("", views.PayIndexView.as_view(), name="index"),
     path("pay/", views.PayView.as_view(), name="pay"),
-    path("pay/<str:key>/", views.PaymentAttemptView.as_view(), name="attempt"),
-    path("receipts/<str:reference>/", views.ReceiptView.as_view(), name="receipt"),
-    path("receipts/<str:reference>/pdf/", views.ReceiptPdfView.as_view(), name="receipt_pdf"),
+    path("pay/<ref:key>/", views.PaymentAttemptView.as_view(), name="attempt"),
+    path("receipts/<ref:reference>/", views.ReceiptView.as_view(), name="receipt"),
+    path("receipts/<ref:reference>/pdf/", views.ReceiptPdfView.as_view(), name="receipt_pdf"),
     path("history/", views.HistoryView.as_view(), name="history"),
     path("wallet/", views.WalletView.as_view(), name="wallet"),
     path("wallet/add/", views.WalletAddView.as_view(), name="wallet_add"),

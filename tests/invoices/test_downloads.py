@@ -263,8 +263,12 @@ def test_progress_endpoint_reports_a_job_still_running(client, world):
 @pytest.mark.parametrize("name", FORMAT_URLS)
 def test_invoice_numbers_the_database_cannot_compare_answer_404(client, world, name):
     client.force_login(world.admin)
-    assert client.get(reverse(name, args=["A\x00B"])).status_code == 404
-    assert client.get(reverse(name, args=["X" * 300])).status_code == 404
+
+    def path(number):  # reverse() itself refuses such numbers; a person can still type them
+        return reverse(name, args=["N"]).replace("/N/", f"/{number}/")
+
+    assert client.get(path("A\x00B")).status_code == 404
+    assert client.get(path("X" * 300)).status_code == 404
 
 
 def test_bulk_with_a_nul_character_in_a_number_answers_404(client, world, ours):
