@@ -34,6 +34,25 @@ from .models import (
 )
 
 
+def audit_event_build(
+    *, action: str, actor=None, company_id=None, target=None, data=None, ip_address=None
+) -> AuditEvent:
+    """An unsaved audit event; paths that record many changes at once ``bulk_create`` them,
+    inside the transaction of the change (as ``audit_record`` does for one)."""
+    actor_obj = actor if getattr(actor, "is_authenticated", False) else None
+    return AuditEvent(
+        action=action,
+        actor=actor_obj,
+        actor_label=actor_obj.get_username() if actor_obj else "",
+        company_id=company_id,
+        target_type=target._meta.label_lower if target is not None else "",
+        target_id=str(target.pk) if target is not None else "",
+        target_label=str(target)[:200] if target is not None else "",
+        data=data or {},
+        ip_address=ip_address,
+    )
+
+
 def audit_record(
     *,
     action: str,
@@ -44,18 +63,16 @@ def audit_record(
     ip_address: str | None = None,
 ) -> AuditEvent:
     """Append an audit event; call inside the transaction of the change it records."""
-    actor_obj = actor if getattr(actor, "is_authenticated", False) else None
-    return AuditEvent.objects.create(
+    event = audit_event_build(
         action=action,
-        actor=actor_obj,
-        actor_label=actor_obj.get_username() if actor_obj else "",
-        company=company,
-        target_type=target._meta.label_lower if target is not None else "",
-        target_id=str(target.pk) if target is not None else "",
-        target_label=str(target)[:200] if target is not None else "",
-        data=data or {},
+        actor=actor,
+        company_id=company.pk if company is not None else None,
+        target=target,
+        data=data,
         ip_address=ip_address,
     )
+    event.save()
+    return event
 
 
 # ---------------------------------------------------------------------------

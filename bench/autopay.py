@@ -171,6 +171,7 @@ def main() -> None:
                 "per_invoice_small": small_queries / PER_ACCOUNT,
                 "per_invoice": counter.count / max(1, total_invoices - PER_ACCOUNT),
                 "outcomes": {k: v for k, v in outcomes.items() if v},
+                "loadavg": open("/proc/loadavg").read().split()[:3],
             }
         )
     )

@@ -4,14 +4,19 @@ Reads (``autopay_*_list``, ``autopay_preview``) are scoped to what the user may 
 (``autopay_create``/``update``/``pause``/``resume``/``cancel``) are transactional and audited.
 
 The daily run never pays an invoice twice, even when two runs overlap (two workers, a run and a
-retry): for each invoice it first *claims* an ``AutoPayAttempt`` row, which the database allows
-once per (schedule, invoice, attempt number) and once per (schedule, invoice, run day). The run
-that loses the claim leaves the invoice alone. The winner pays through ``payment_create`` with the
-attempt's idempotency key (``autopay:<schedule>:<invoice>:<attempt>``), which locks the invoice
-rows and re-checks the balance against payments in flight. A soft decline is final for its key and
-is tried again on a later run with the next attempt number (at most ``MAX_RETRIES`` times); a hard
-decline pauses the schedule; an unknown outcome stays *processing* until ``payment_reconcile``
-settles it and is never tried again meanwhile.
+retry). Each schedule is paid as one batch (``autopay_schedule_run``): holding the schedule's row
+lock, the run *claims* an ``AutoPayAttempt`` row per due invoice, which the database allows once per
+(schedule, invoice, attempt number) and once per (schedule, invoice, run day), and writes each
+claimed invoice's payment as *processing* through ``payments_open`` with the attempt's idempotency
+key (``autopay:<schedule>:<invoice>:<attempt>``), which locks the invoice rows and re-checks the
+balance against payments in flight; then it commits. A run that comes second waits for the lock,
+finds the day's attempts and leaves those invoices alone. Only then is the gateway asked to charge,
+one payment after the other, and the answers are settled together (``payments_settle``). A soft
+decline is final for its key and is tried again on a later run with the next attempt number (at
+most ``MAX_RETRIES`` times); a hard decline pauses the schedule and stops that day's charges (the
+payments left are failed as ``not_sent``, never sent, and tried again once AutoPay is resumed); an
+unknown outcome stays *processing* until ``payment_reconcile`` settles it and is never tried again
+meanwhile.
 """
 
 from __future__ import annotations
@@ -33,13 +38,15 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.access import Action, role_allows
-from accounts.models import BillingPlan, Company, Membership, Role, ShippingAccount
+from accounts.models import AuditEvent, BillingPlan, Company, Membership, Role, ShippingAccount
 from accounts.selectors import account_list_visible, plan_list_visible
 from accounts.services import audit_record
 from billing_centre.exceptions import ApplicationError
 from billing_centre.money import format_money, quantize
 from invoices.models import Invoice, InvoiceStatus
 
+from .gateways import ChargeResult
+from .gateways import Outcome as GatewayOutcome
 from .models import (
     AutoPayAttempt,
     AutoPaySchedule,
@@ -50,12 +57,18 @@ from .models import (
     PaymentStatus,
 )
 from .services import (
+    NOT_SENT,
+    PaymentRequest,
     PaymentSource,
+    audit_event_build,
     invoice_checks,
     kind_allowed,
-    payment_create,
+    payment_charge,
     payment_scheduled_run,
+    payments_open,
+    payments_settle,
     reserved_amounts,
+    rows_update,
 )
 
 logger = logging.getLogger(__name__)
@@ -64,6 +77,9 @@ logger = logging.getLogger(__name__)
 TERMS_VERSION = "2026-11"
 # A soft decline (insufficient funds, processing error) is tried again on this many later runs.
 MAX_RETRIES = 3
+# While charging, a run looks at its schedule's status again every this many charges: a pause
+# made meanwhile (by a person, or a deleted payment method) stops the charges left.
+STATUS_CHECK_EVERY = 25
 # Card expiry reminders go out this many days before the card's last valid day.
 EXPIRY_REMINDER_DAYS = 30
 # Disputes being looked at (disputes' OPEN_DISPUTE_STATUSES; payments never imports disputes).
@@ -267,7 +283,8 @@ def _history(schedule_ids, invoice_ids) -> dict[tuple[int, int], list[AutoPayAtt
 
 
 def _gave_up(prior: list[AutoPayAttempt]) -> bool:
-    return sum(a.outcome == Outcome.FAILED_SOFT for a in prior) > MAX_RETRIES
+    """Declined softly more than ``MAX_RETRIES`` times (a charge never sent is not a try)."""
+    return sum(a.outcome == Outcome.FAILED_SOFT and a.decline_code != "not_sent" for a in prior) > MAX_RETRIES
 
 
 def _in_progress(prior: list[AutoPayAttempt]) -> bool:
@@ -598,40 +615,32 @@ def decline_is_soft(code: str) -> bool:
     return code == "not_sent" or code in SOFT_DECLINES or DECLINES.get(code) == DeclineKind.SOFT
 
 
-def _claim(schedule: AutoPaySchedule, invoice: Invoice, attempt_no: int, today, **fields) -> AutoPayAttempt | None:
-    """Insert the attempt row; None when another run claimed this invoice first (the database says so)."""
-    try:
-        with transaction.atomic():
-            return AutoPayAttempt.objects.create(
-                schedule=schedule,
-                invoice=invoice,
-                attempt_no=attempt_no,
-                run_on=today,
-                idempotency_key=attempt_key(schedule.id, invoice.id, attempt_no),
-                **fields,
-            )
-    except IntegrityError:
-        return None
-
-
 def autopay_attempts_sync() -> int:
     """Attempts left *processing* take the outcome reconciliation found for their payment."""
     changed = 0
     for attempt in AutoPayAttempt.objects.filter(outcome=Outcome.PROCESSING, payment__isnull=False).select_related(
         "payment"
     ):
-        payment = attempt.payment
-        if payment.status == PaymentStatus.SUCCEEDED:
-            outcome = Outcome.PAID
-        elif payment.status == PaymentStatus.FAILED:
-            outcome = Outcome.FAILED_SOFT if decline_is_soft(payment.failure_code) else Outcome.FAILED_HARD
-        else:
+        fields = _outcome_of(attempt.payment)
+        if fields["outcome"] == Outcome.PROCESSING:
             continue
-        AutoPayAttempt.objects.filter(pk=attempt.pk, outcome=Outcome.PROCESSING).update(
-            outcome=outcome, decline_code=payment.failure_code, message=payment.failure_message
-        )
+        AutoPayAttempt.objects.filter(pk=attempt.pk, outcome=Outcome.PROCESSING).update(**fields)
         changed += 1
     return changed
+
+
+def _outcome_of(payment: Payment | None) -> dict:
+    """An attempt's outcome from its payment's status (none: credits covered the whole invoice)."""
+    if payment is None or payment.status == PaymentStatus.SUCCEEDED:
+        return {"outcome": Outcome.PAID, "decline_code": "", "message": ""}
+    if payment.status == PaymentStatus.FAILED:
+        soft = decline_is_soft(payment.failure_code)
+        return {
+            "outcome": Outcome.FAILED_SOFT if soft else Outcome.FAILED_HARD,
+            "decline_code": payment.failure_code,
+            "message": payment.failure_message,
+        }
+    return {"outcome": Outcome.PROCESSING, "decline_code": "", "message": ""}  # unknown: reconciliation settles it
 
 
 def autopay_run(*, today: datetime.date | None = None, recorder=None) -> Counter:
@@ -678,47 +687,158 @@ def autopay_run(*, today: datetime.date | None = None, recorder=None) -> Counter
 
 
 def autopay_schedule_run(*, schedule_id: int, today: datetime.date) -> Counter:
-    """Pay what one schedule owes today; one attempt row per invoice per run."""
+    """Pay what one schedule owes today; one attempt row (and at most one payment) per invoice per run.
+
+    Three steps, so that the queries do not grow with the invoices beyond the gateway's own:
+
+    1. ``_claim``: one transaction that holds the schedule's row lock claims the day's attempts and
+       writes their payments as *processing* (``payments_open``), then commits. A second run waits
+       for the lock, then finds today's attempts and leaves those invoices alone;
+    2. the gateway is asked to charge each payment, one after the other. A hard decline stops the
+       charges of the schedule that day, and so does a pause made meanwhile (looked at every
+       ``STATUS_CHECK_EVERY`` charges): the payments left are failed as ``not_sent``, never sent;
+    3. ``_record``: one transaction settles the payments (``payments_settle``), records each
+       attempt's outcome and audit event, and pauses the schedule after a hard decline; receipts
+       and notices go out after the commit.
+
+    A crash between the steps leaves processing payments and attempts that ``payment_reconcile``
+    and ``autopay_attempts_sync`` settle; nothing is charged twice.
+    """
     counts: Counter = Counter()
-    schedule = AutoPaySchedule.objects.select_related("company", "account", "plan", "method", "created_by").get(
-        pk=schedule_id
-    )
-    if not schedule_live_on(schedule, today):
+    claimed = _claim(schedule_id, today, counts)
+    if claimed is None:
         return counts
-    invoices = [inv for inv in schedule_invoices(schedule) if invoice_due_for_run(schedule, inv, today)]
-    history = _history([schedule.id], [inv.id for inv in invoices])
-    reserved = reserved_amounts(inv.id for inv in invoices)
-    checks = _checks_by_invoice(invoices, schedule.method.kind if schedule.method else None)
-    for invoice in invoices:
-        prior = history.get((schedule.id, invoice.id), [])
-        if any(a.run_on == today for a in prior) or _in_progress(prior) or _gave_up(prior):
+    schedule, source, to_charge = claimed
+    charged: list[tuple[AutoPayAttempt, ChargeResult]] = []
+    unsent: list[AutoPayAttempt] = []
+    hard_decline = stopped = False
+    for index, attempt in enumerate(to_charge):
+        if not stopped and index and index % STATUS_CHECK_EVERY == 0:
+            stopped = not AutoPaySchedule.objects.filter(pk=schedule.pk, status=AutoPaySchedule.Status.ACTIVE).exists()
+        if stopped:
+            unsent.append(attempt)
             continue
-        remaining = invoice.balance - reserved.get(invoice.id, Decimal(0))
-        if remaining <= 0:
-            continue  # paid meanwhile, or a payment is in flight
-        attempt_no = max((a.attempt_no for a in prior), default=0) + 1
-        plan = classify(schedule, invoice, remaining, today, checks[invoice.id])
-        if plan != "pay":
-            if prior and prior[-1].outcome == plan:
-                continue  # the same reason as last time: the users were already told
-            attempt = _claim(schedule, invoice, attempt_no, today, outcome=plan, amount=remaining)
-            if attempt is None:
-                counts["claimed_elsewhere"] += 1
-                continue
-            counts[plan] += 1
-            if plan in (Outcome.SKIPPED_OVER_LIMIT, Outcome.SKIPPED_METHOD):
-                _notify_after_commit(attempt.id)
-            continue
-        attempt = _claim(schedule, invoice, attempt_no, today, amount=remaining)
-        if attempt is None:
-            counts["claimed_elsewhere"] += 1
-            continue
-        outcome = _pay(schedule, invoice, attempt)
-        counts[outcome] += 1
-        schedule.refresh_from_db(fields=["status"])
-        if schedule.status != AutoPaySchedule.Status.ACTIVE:
-            break  # a hard decline paused it: nothing more today
+        result = payment_charge(attempt.payment, source)
+        charged.append((attempt, result))
+        if result.outcome == GatewayOutcome.DECLINED and not decline_is_soft(result.decline_code):
+            hard_decline = stopped = True  # this method will not pay today: nothing more is sent
+    _record(schedule, charged, unsent, hard_decline=hard_decline, counts=counts)
     return counts
+
+
+def _claim(schedule_id: int, today: datetime.date, counts: Counter):
+    """Step 1: the day's attempts and their processing payments, committed; (schedule, source, to charge)."""
+    with transaction.atomic():
+        schedule = (
+            AutoPaySchedule.objects.select_for_update(of=("self",))
+            .select_related("company", "account", "plan", "method", "created_by")
+            .get(pk=schedule_id)
+        )
+        if not schedule_live_on(schedule, today):
+            return None
+        invoices = [inv for inv in schedule_invoices(schedule) if invoice_due_for_run(schedule, inv, today)]
+        history = _history([schedule.id], [inv.id for inv in invoices])
+        checks = _checks_by_invoice(invoices, schedule.method.kind if schedule.method else None)
+        attempts: list[AutoPayAttempt] = []
+        paying: list[AutoPayAttempt] = []
+        for invoice in invoices:
+            prior = history.get((schedule.id, invoice.id), [])
+            if any(a.run_on == today for a in prior) or _in_progress(prior) or _gave_up(prior):
+                continue
+            remaining = checks[invoice.id].amount  # the balance less payments in flight
+            if remaining <= 0:
+                continue  # paid meanwhile, or a payment is in flight
+            plan = classify(schedule, invoice, remaining, today, checks[invoice.id])
+            if plan != "pay" and prior and prior[-1].outcome == plan:
+                continue  # the same reason as last time: the users were already told
+            attempt_no = max((a.attempt_no for a in prior), default=0) + 1
+            attempt = AutoPayAttempt(
+                schedule=schedule,
+                invoice=invoice,
+                attempt_no=attempt_no,
+                run_on=today,
+                idempotency_key=attempt_key(schedule.id, invoice.id, attempt_no),
+                outcome=Outcome.PENDING if plan == "pay" else plan,
+                amount=remaining,
+            )
+            attempts.append(attempt)
+            if plan == "pay":
+                paying.append(attempt)
+        if not attempts:
+            return None
+        source = PaymentSource.from_method(schedule.method) if paying else None
+        try:
+            with transaction.atomic():
+                answers = payments_open(
+                    requests=[
+                        PaymentRequest(idempotency_key=a.idempotency_key, invoice_ids=[a.invoice_id]) for a in paying
+                    ],
+                    source=source,
+                    company=schedule.company,
+                    payer_email=_receipt_address(schedule) if paying else "",
+                )
+                to_charge = []
+                for attempt in paying:
+                    answer = answers[attempt.idempotency_key]
+                    if isinstance(answer, ApplicationError):
+                        attempt.outcome = Outcome.SKIPPED_NOT_PAYABLE
+                        attempt.message = str(answer.message)[:300]
+                        continue
+                    attempt.payment = answer.payments[0] if answer.payments else None
+                    for name, value in _outcome_of(attempt.payment).items():
+                        setattr(attempt, name, value)
+                    if attempt.payment is not None and not answer.replayed and attempt.outcome == Outcome.PROCESSING:
+                        to_charge.append(attempt)
+                # The claim: one row per (schedule, invoice, attempt number) and per run day.
+                AutoPayAttempt.objects.bulk_create(attempts)
+        except IntegrityError:
+            counts["claimed_elsewhere"] += len(attempts)  # another run claimed them first: it pays them
+            return None
+        charging = {id(a) for a in to_charge}
+        settled = [a for a in paying if a.outcome != Outcome.SKIPPED_NOT_PAYABLE and id(a) not in charging]
+        AuditEvent.objects.bulk_create(_attempt_event(schedule, a) for a in settled)  # credits covered them
+        for attempt in attempts:
+            if id(attempt) not in charging:
+                counts[attempt.outcome] += 1
+            if attempt.outcome in (Outcome.SKIPPED_OVER_LIMIT, Outcome.SKIPPED_METHOD):
+                _notify_after_commit(attempt.id)
+    return schedule, source, to_charge
+
+
+def _record(schedule, charged, unsent, *, hard_decline: bool, counts: Counter) -> None:
+    """Step 3: settle what the gateway answered (and what was never sent) and record each attempt."""
+    with transaction.atomic():
+        if hard_decline:
+            try:
+                autopay_pause(actor=None, schedule=schedule, reason="hard_decline")
+            except ApplicationError:
+                pass  # paused or cancelled meanwhile
+        payments = payments_settle(results=[(a.payment_id, result) for a, result in charged])
+        payments += payments_settle(results=[(a.payment_id, NOT_SENT) for a in unsent], source="autopay_stopped")
+        attempts = [a for a, _result in charged] + unsent
+        for index, (attempt, payment) in enumerate(zip(attempts, payments, strict=True)):
+            attempt.payment = payment
+            for name, value in _outcome_of(payment).items():
+                setattr(attempt, name, value)
+            counts[attempt.outcome] += 1
+            if attempt.outcome in (Outcome.FAILED_SOFT, Outcome.FAILED_HARD) and index < len(charged):
+                _notify_after_commit(attempt.id)  # nothing to tell about a charge never sent
+        rows_update(attempts, ["outcome", "decline_code", "message"])
+        AuditEvent.objects.bulk_create(_attempt_event(schedule, a) for a in attempts)
+
+
+def _attempt_event(schedule: AutoPaySchedule, attempt: AutoPayAttempt) -> AuditEvent:
+    return audit_event_build(
+        action=f"autopay.{attempt.outcome}",
+        company_id=schedule.company_id,
+        target=schedule,
+        data={
+            "invoice": attempt.invoice.number,
+            "attempt": attempt.attempt_no,
+            "payment": attempt.payment.reference if attempt.payment else None,
+            "code": attempt.decline_code,
+        },
+    )
 
 
 def _receipt_address(schedule: AutoPaySchedule) -> str:
@@ -726,58 +846,6 @@ def _receipt_address(schedule: AutoPaySchedule) -> str:
         return schedule.created_by.email
     recipients = autopay_recipients(schedule)
     return recipients[0] if recipients else ""
-
-
-def _pay(schedule: AutoPaySchedule, invoice: Invoice, attempt: AutoPayAttempt) -> str:
-    """Charge one invoice for a claimed attempt and record what happened."""
-    try:
-        result = payment_create(
-            actor=None,
-            invoice_ids=[invoice.id],
-            source=PaymentSource.from_method(schedule.method),
-            idempotency_key=attempt.idempotency_key,
-            company=schedule.company,
-            payer_email=_receipt_address(schedule),
-        )
-    except ApplicationError as exc:
-        AutoPayAttempt.objects.filter(pk=attempt.pk).update(
-            outcome=Outcome.SKIPPED_NOT_PAYABLE, message=str(exc.message)[:300]
-        )
-        return Outcome.SKIPPED_NOT_PAYABLE
-    payment = result.payments[0] if result.payments else None
-    fields: dict = {"payment": payment}
-    if payment is None or payment.status == PaymentStatus.SUCCEEDED:
-        fields["outcome"] = Outcome.PAID  # a credit balance may have covered it all
-    elif payment.status == PaymentStatus.PROCESSING:
-        fields["outcome"] = Outcome.PROCESSING  # unknown: reconciliation settles it, never a retry
-    else:
-        soft = decline_is_soft(payment.failure_code)
-        fields.update(
-            outcome=Outcome.FAILED_SOFT if soft else Outcome.FAILED_HARD,
-            decline_code=payment.failure_code,
-            message=payment.failure_message,
-        )
-    with transaction.atomic():
-        AutoPayAttempt.objects.filter(pk=attempt.pk).update(**fields)
-        audit_record(
-            action=f"autopay.{fields['outcome']}",
-            company=schedule.company,
-            target=schedule,
-            data={
-                "invoice": invoice.number,
-                "attempt": attempt.attempt_no,
-                "payment": payment.reference if payment else None,
-                "code": fields.get("decline_code", ""),
-            },
-        )
-        if fields["outcome"] == Outcome.FAILED_HARD:
-            try:
-                autopay_pause(actor=None, schedule=schedule, reason="hard_decline")
-            except ApplicationError:
-                pass  # paused or cancelled meanwhile
-        if fields["outcome"] in (Outcome.FAILED_SOFT, Outcome.FAILED_HARD):
-            _notify_after_commit(attempt.id)
-    return fields["outcome"]
 
 
 # --- E-mails -----------------------------------------------------------------------------------

@@ -370,8 +370,9 @@ class AutoPayAttempt(models.Model):
 
     Two runs at once never pay an invoice twice: a run first inserts this row, and the database
     lets one row per (schedule, invoice, attempt number) and one per (schedule, invoice, run day)
-    exist; the run that loses the insert leaves the invoice alone. The payment itself then goes
-    through ``payment_create`` with ``idempotency_key`` (row locks, balance re-check).
+    exist; the run that loses the insert leaves the invoice alone. The payment itself is opened
+    by ``payments_open`` with ``idempotency_key`` (row locks, balance re-check), in the same
+    transaction as the claim, and settled by ``payments_settle``.
     """
 
     class Outcome(models.TextChoices):

@@ -13,8 +13,12 @@ A payment is never taken twice:
    timeout leaves a row that ``payment_reconcile`` settles by asking the gateway, never by
    charging again.
 4. Settlement is a second transaction that locks the payment and its invoices and applies the
-   amounts with ``F()``; it never takes an invoice above its balance and does nothing when the
-   payment is already settled (webhooks and reconciliation may both arrive).
+   amounts; it never takes an invoice above its balance and does nothing when the payment is
+   already settled (webhooks and reconciliation may both arrive).
+
+``payment_create`` is these steps for one attempt. AutoPay takes them for a whole schedule at once:
+``payments_open`` writes the payments of many attempts in one transaction, ``payment_charge`` asks
+the gateway for each, and ``payments_settle`` applies the answers in one transaction.
 """
 
 from __future__ import annotations
@@ -35,13 +39,14 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts.models import Company, Membership, Role, ShippingAccount
-from accounts.services import audit_record
+from accounts.models import AuditEvent, Company, Membership, Role, ShippingAccount
+from accounts.services import audit_event_build, audit_record
 from billing_centre.exceptions import ApplicationError
 from billing_centre.money import format_money, quantize
+from invoices.figures_cache import invoice_figures_changed_for
 from invoices.models import Invoice, InvoiceStatus
 
-from .gateways import ChargeResult, Outcome, SavedMethod, get_gateway
+from .gateways import ChargeResult, DeclineKind, Outcome, SavedMethod, get_gateway
 from .models import (
     PAYMENT_TRANSITIONS,
     AutoPaySchedule,
@@ -224,8 +229,8 @@ def _payment_billed_company(payment: Payment) -> Company | None:
     return billable.company if billable.company_id else None
 
 
-def payment_transition(*, payment: Payment, to: str, actor=None, data: dict | None = None) -> Payment:
-    """The one place a payment changes status; the caller holds the row lock."""
+def _transition_apply(payment: Payment, to: str, now: datetime.datetime | None = None) -> str:
+    """Check one status change and make it in memory; returns the previous status."""
     allowed = PAYMENT_TRANSITIONS.get(payment.status, frozenset())
     if to not in allowed:
         raise ApplicationError(
@@ -235,20 +240,43 @@ def payment_transition(*, payment: Payment, to: str, actor=None, data: dict | No
     previous = payment.status
     payment.status = to
     if to in (PaymentStatus.SUCCEEDED, PaymentStatus.FAILED):
-        payment.settled_at = timezone.now()
-    payment.save()
-    audit_record(
-        action=f"payment.{to}",
+        payment.settled_at = now or timezone.now()
+    return previous
+
+
+def _transition_event(payment: Payment, previous: str, *, actor=None, data=None, company_id=None) -> AuditEvent:
+    """The audit event of a change made by ``_transition_apply``, unsaved (to the billed company for Pay Now)."""
+    company_id = company_id or payment.company_id
+    if company_id is None:
+        billed = _payment_billed_company(payment)
+        company_id = billed.id if billed else None
+    return audit_event_build(
+        action=f"payment.{payment.status}",
         actor=actor,
-        company=payment.company or _payment_billed_company(payment),
+        company_id=company_id,
         target=payment,
-        data={
-            "from": previous,
-            "amount": str(payment.amount),
-            "currency": payment.currency,
-            **(data or {}),
-        },
+        data={"from": previous, "amount": str(payment.amount), "currency": payment.currency, **(data or {})},
     )
+
+
+def rows_update(rows: list, fields: list[str]) -> None:
+    """Write ``fields`` of many rows of one model: one UPDATE per distinct set of values.
+
+    For rows that mostly get the same values (statuses, outcomes): ``bulk_update`` spells every
+    row out in a ``CASE``, which costs far more in Python and in the database.
+    """
+    groups: dict[tuple, list] = {}
+    for row in rows:
+        groups.setdefault(tuple(getattr(row, name) for name in fields), []).append(row.pk)
+    for values, pks in groups.items():
+        type(rows[0]).objects.filter(pk__in=pks).update(**dict(zip(fields, values, strict=True)))
+
+
+def payment_transition(*, payment: Payment, to: str, actor=None, data: dict | None = None) -> Payment:
+    """The one place a payment changes status; the caller holds the row lock."""
+    previous = _transition_apply(payment, to)
+    payment.save()
+    _transition_event(payment, previous, actor=actor, data=data).save()
     return payment
 
 
@@ -308,6 +336,18 @@ def _replay(idempotency_key: str) -> PaymentOutcome | None:
     return None
 
 
+def _replays(keys_and_currencies: dict[str, set[str]]) -> dict[str, PaymentOutcome]:
+    """``_replay`` of many attempts in two queries; a payment's key is ``<attempt key>:<currency>``."""
+    payment_keys = [f"{key}:{currency}" for key, currencies in keys_and_currencies.items() for currency in currencies]
+    found: dict[str, PaymentOutcome] = {}
+    for payment in Payment.objects.filter(idempotency_key__in=payment_keys).order_by("currency"):
+        key = payment.idempotency_key.rsplit(":", 1)[0]
+        found.setdefault(key, PaymentOutcome(replayed=True)).payments.append(payment)
+    for credit in CreditApplication.objects.filter(idempotency_key__in=list(keys_and_currencies)).order_by("id"):
+        found.setdefault(credit.idempotency_key, PaymentOutcome(replayed=True)).credits.append(credit)
+    return found
+
+
 def _credit_candidate_ids(invoice_ids: list[int]) -> list[int]:
     """Invoices in credit of the same accounts/plans as these (read before locking, re-checked after)."""
     rows = list(Invoice.objects.filter(id__in=invoice_ids).values_list("account_id", "plan_id"))
@@ -325,16 +365,14 @@ def _credit_candidate_ids(invoice_ids: list[int]) -> list[int]:
 
 
 def _apply_credits(
-    *, payable: list[InvoiceCheck], pool: list[Invoice], idempotency_key: str, actor
+    *, payable: list[InvoiceCheck], pool: list[Invoice], available: dict[int, Decimal], idempotency_key: str, actor
 ) -> list[CreditApplication]:
     """Use credit balances of the same account or plan and currency first; the invoices are locked.
 
-    Lowers each ``check.amount`` by the credit used and moves the money between the invoices'
-    ``amount_paid`` with ``F()``; returns unsaved ``CreditApplication`` rows.
+    ``available`` is what each credit invoice of ``pool`` still has to give (shared by the attempts
+    of one batch, and lowered here). Lowers each ``check.amount`` by the credit used and moves the
+    money between the invoices' ``amount_paid`` with ``F()``; returns unsaved ``CreditApplication`` rows.
     """
-    available: dict[int, Decimal] = {
-        inv.id: min(-inv.balance, inv.amount_paid) for inv in pool if inv.balance < 0 and inv.amount_paid > 0
-    }
     applications = []
     for check in sorted(payable, key=lambda c: (c.invoice.due_date, c.invoice.number)):
         target = check.invoice
@@ -367,6 +405,247 @@ def _apply_credits(
     return applications
 
 
+def _payable_checked(
+    checks: list[InvoiceCheck], *, source: PaymentSource, company: Company | None, scheduled_for, today
+) -> tuple[list[InvoiceCheck], int | None, datetime.date | None]:
+    """The payable invoices of one attempt, its paying company and date; ``ApplicationError`` if refused."""
+    payable = [check for check in checks if check.payable]
+    refused_for_method = [c for c in checks if c.reason == Reason.METHOD_NOT_ALLOWED]
+    if refused_for_method:
+        raise ApplicationError(
+            _("%(kind)s is not accepted for invoice %(numbers)s. Choose another payment type.")
+            % {
+                "kind": MethodKind(source.kind).label,
+                "numbers": ", ".join(c.invoice.number for c in refused_for_method),
+            },
+            field="method",
+            code="method_not_allowed",
+        )
+    if not payable:
+        raise ApplicationError(
+            _("None of these invoices can be paid now: they are paid, in progress or cannot be paid online."),
+            code="nothing_payable",
+        )
+    companies = {check.billable.company_id for check in payable}
+    if company is not None and companies != {company.id}:
+        raise ApplicationError(_("Pay the invoices of one company at a time."), code="mixed_companies")
+    if len(companies) > 1:
+        raise ApplicationError(_("Pay the invoices of one company at a time."), code="mixed_companies")
+    if source.method is not None and source.method.company_id not in companies:
+        raise ApplicationError(_("Choose a payment method of this company's wallet."), field="method")
+    if scheduled_for is not None:
+        latest = min(check.invoice.due_date for check in payable)
+        if scheduled_for <= today:
+            scheduled_for = None
+        elif scheduled_for > latest:
+            raise ApplicationError(
+                _("Choose a date no later than the due date (%(date)s).") % {"date": latest.isoformat()},
+                field="pay_on",
+            )
+        elif source.method is None:
+            raise ApplicationError(_("A scheduled payment needs a payment method saved in the wallet."), field="method")
+    return payable, companies.pop(), scheduled_for
+
+
+def _references_new(count: int) -> list[str]:
+    """``count`` payment references, none of them taken yet (one query)."""
+    references: set[str] = set()
+    while len(references) < count:
+        fresh = {_reference_new() for _ in range(count - len(references))} - references
+        taken = set(Payment.objects.filter(reference__in=fresh).values_list("reference", flat=True))
+        references |= fresh - taken
+    return sorted(references)
+
+
+@dataclass
+class PaymentRequest:
+    """One attempt to pay invoices in full: its idempotency key and the invoices."""
+
+    idempotency_key: str
+    invoice_ids: list[int]
+
+
+@dataclass
+class _Opened:
+    """What one attempt writes, before it is written (payments and credits get their ids in bulk)."""
+
+    key: str
+    owner: Company | None
+    scheduled_for: datetime.date | None
+    groups: list[tuple[Payment, list[InvoiceCheck]]]
+    credits: list[CreditApplication]
+
+
+def payments_open(
+    *,
+    requests: list[PaymentRequest],
+    source: PaymentSource,
+    actor=None,
+    company: Company | None = None,
+    scheduled_for: datetime.date | None = None,
+    payer_email: str = "",
+    ip_address: str | None = None,
+) -> dict[str, PaymentOutcome | ApplicationError]:
+    """Write the payments of many attempts (steps 1 and 2 of the module docstring), none charged yet.
+
+    In one transaction: lock the invoices and the credit invoices of their accounts/plans (id
+    order), re-check balances against payments in flight, use credits first, and write one payment
+    per attempt and currency as *processing* (or *scheduled*) with its allocations, credit
+    applications and audit events. The attempts must not share invoices. Answers, by key: the
+    attempt's payments (replayed when the key was used before), or the ``ApplicationError`` that
+    refused it; a refused attempt writes nothing and does not stop the others. Charging is the
+    caller's next step, after the commit: ``payment_charge`` then ``payments_settle``.
+    """
+    answers: dict[str, PaymentOutcome | ApplicationError] = {}
+    if not requests:
+        return answers
+    requested = [invoice_id for request in requests for invoice_id in request.invoice_ids]
+    if len(set(requested)) != len(requested) and len(requests) > 1:
+        raise ValueError("attempts paid together must not share invoices")
+    gateway_name = source.gateway or settings.PAYMENT_GATEWAY
+    today = timezone.localdate()
+    with transaction.atomic():
+        # The invoices to pay and the credit invoices of the same accounts/plans, locked in one
+        # statement in id order, so two attempts always lock in the same order.
+        lock_ids = sorted(set(requested) | set(_credit_candidate_ids(sorted(set(requested)))))
+        locked = {
+            inv.id: inv
+            for inv in Invoice.objects.select_for_update(of=("self",))
+            .select_related("account", "plan")
+            .filter(id__in=lock_ids)
+            .order_by("id")
+        }
+        credit_pool = [inv for inv in locked.values() if inv.balance < 0]
+        available = {inv.id: min(-inv.balance, inv.amount_paid) for inv in credit_pool if inv.amount_paid > 0}
+        # Another request with the same key may have finished while we waited for the locks.
+        replays = _replays(
+            {r.idempotency_key: {locked[i].currency for i in r.invoice_ids if i in locked} for r in requests}
+        )
+        checks = {
+            check.invoice.id: check
+            for check in invoice_checks(
+                [locked[i] for i in sorted(set(requested)) if i in locked], method_kind=source.kind
+            )
+        }
+        opened: list[_Opened] = []
+        for request in requests:
+            key = request.idempotency_key
+            if key in replays:
+                answers[key] = replays[key]
+                continue
+            try:
+                payable, owner_id, pay_on = _payable_checked(
+                    [checks[i] for i in sorted(set(request.invoice_ids)) if i in checks],
+                    source=source,
+                    company=company,
+                    scheduled_for=scheduled_for,
+                    today=today,
+                )
+            except ApplicationError as refusal:
+                answers[key] = refusal
+                continue
+            owner = company or (Company.objects.get(pk=owner_id) if owner_id else None)
+            credits = _apply_credits(
+                payable=payable, pool=credit_pool, available=available, idempotency_key=key, actor=actor
+            )
+            by_currency: dict[str, list[InvoiceCheck]] = {}
+            for check in payable:
+                if check.amount > 0:
+                    by_currency.setdefault(check.invoice.currency, []).append(check)
+            groups = []
+            for currency, group in sorted(by_currency.items()):
+                payment = Payment(
+                    idempotency_key=f"{key}:{currency}",
+                    # A logged-in payer or a company's AutoPay (company given); Pay Now has none.
+                    company=owner if (getattr(actor, "is_authenticated", False) or company is not None) else None,
+                    currency=currency,
+                    amount=quantize(sum((c.amount for c in group), Decimal(0)), currency),
+                    status=PaymentStatus.SCHEDULED if pay_on else PaymentStatus.PENDING,
+                    method=source.method,
+                    method_kind=source.kind,
+                    method_label=source.label[:80],
+                    gateway=gateway_name,
+                    scheduled_for=pay_on,
+                    created_by=actor if getattr(actor, "is_authenticated", False) else None,
+                    payer_email=payer_email,
+                )
+                groups.append((payment, group))
+            opened.append(_Opened(key=key, owner=owner, scheduled_for=pay_on, groups=groups, credits=credits))
+        _opened_write(opened, actor=actor, company=company, ip_address=ip_address)
+    for attempt in opened:
+        answers[attempt.key] = PaymentOutcome(payments=[p for p, _g in attempt.groups], credits=attempt.credits)
+    return answers
+
+
+def _opened_write(opened: list[_Opened], *, actor, company: Company | None, ip_address: str | None) -> None:
+    """Insert what ``payments_open`` prepared: payments, allocations, credits, audit events (one statement each)."""
+    payments = [payment for attempt in opened for payment, _group in attempt.groups]
+    for payment, reference in zip(payments, _references_new(len(payments)), strict=True):
+        payment.reference = reference
+    # Written as processing at once: the pending state is never committed on its own.
+    moves = {id(p): _transition_apply(p, PaymentStatus.PROCESSING) for p in payments if not p.scheduled_for}
+    Payment.objects.bulk_create(payments)
+    PaymentAllocation.objects.bulk_create(
+        PaymentAllocation(payment=payment, invoice=check.invoice, amount=check.amount)
+        for attempt in opened
+        for payment, group in attempt.groups
+        for check in group
+    )
+    credits = []
+    for attempt in opened:
+        by_currency = {p.currency: p for p, _g in attempt.groups}
+        for application in attempt.credits:
+            application.payment = by_currency.get(application.currency)
+        credits.extend(attempt.credits)
+    CreditApplication.objects.bulk_create(credits)
+    # Credits moved amounts between invoices: cached figures of large sets are stale.
+    invoice_figures_changed_for(
+        invoice_ids={inv_id for c in credits for inv_id in (c.source_invoice_id, c.target_invoice_id)}
+    )
+    events = []
+    pay_now = company is None and not getattr(actor, "is_authenticated", False)
+    for attempt in opened:
+        owner_id = attempt.owner.id if attempt.owner else None
+        for payment, group in attempt.groups:
+            events.append(
+                audit_event_build(
+                    action="payment.scheduled" if attempt.scheduled_for else "payment.created",
+                    actor=actor,
+                    company_id=owner_id,
+                    target=payment,
+                    data={
+                        "amount": str(payment.amount),
+                        "currency": payment.currency,
+                        "invoices": [c.invoice.number for c in group],
+                        "method": payment.method_label,
+                        "scheduled_for": attempt.scheduled_for.isoformat() if attempt.scheduled_for else None,
+                        "pay_now": pay_now,
+                    },
+                    ip_address=ip_address,
+                )
+            )
+            if id(payment) in moves:
+                events.append(_transition_event(payment, moves[id(payment)], actor=actor, company_id=owner_id))
+        for application in attempt.credits:
+            events.append(
+                audit_event_build(
+                    action="credit.applied",
+                    actor=actor,
+                    company_id=owner_id,
+                    target=application.target_invoice,
+                    data={
+                        "from_invoice": application.source_invoice.number,
+                        "to_invoice": application.target_invoice.number,
+                        "amount": str(application.amount),
+                        "currency": application.currency,
+                        "payment": application.payment.reference if application.payment else None,
+                    },
+                    ip_address=ip_address,
+                )
+            )
+    AuditEvent.objects.bulk_create(events)
+
+
 def payment_create(
     *,
     actor,
@@ -388,150 +667,34 @@ def payment_create(
     replay = _replay(idempotency_key)
     if replay is not None:
         return replay
-
-    gateway_name = source.gateway or settings.PAYMENT_GATEWAY
-    today = timezone.localdate()
     try:
-        with transaction.atomic():
-            requested = set(invoice_ids)
-            # The invoices to pay and the credit invoices of the same accounts/plans, locked in one
-            # statement in id order, so two attempts always lock in the same order.
-            lock_ids = sorted(requested | set(_credit_candidate_ids(sorted(requested))))
-            locked = list(
-                Invoice.objects.select_for_update(of=("self",))
-                .select_related("account", "plan")
-                .filter(id__in=lock_ids)
-                .order_by("id")
-            )
-            invoices = [inv for inv in locked if inv.id in requested]
-            credit_pool = [inv for inv in locked if inv.balance < 0]
-            # Another request with this key may have finished while we waited for the locks.
-            replay = _replay(idempotency_key)
-            if replay is not None:
-                return replay
-            checks = invoice_checks(invoices, method_kind=source.kind)
-            payable = [check for check in checks if check.payable]
-            refused_for_method = [c for c in checks if c.reason == Reason.METHOD_NOT_ALLOWED]
-            if refused_for_method:
-                raise ApplicationError(
-                    _("%(kind)s is not accepted for invoice %(numbers)s. Choose another payment type.")
-                    % {
-                        "kind": MethodKind(source.kind).label,
-                        "numbers": ", ".join(c.invoice.number for c in refused_for_method),
-                    },
-                    field="method",
-                    code="method_not_allowed",
-                )
-            if not payable:
-                raise ApplicationError(
-                    _("None of these invoices can be paid now: they are paid, in progress or cannot be paid online."),
-                    code="nothing_payable",
-                )
-            companies = {check.billable.company_id for check in payable}
-            if company is not None and companies != {company.id}:
-                raise ApplicationError(_("Pay the invoices of one company at a time."), code="mixed_companies")
-            if len(companies) > 1:
-                raise ApplicationError(_("Pay the invoices of one company at a time."), code="mixed_companies")
-            if source.method is not None and source.method.company_id not in companies:
-                raise ApplicationError(_("Choose a payment method of this company's wallet."), field="method")
-            if scheduled_for is not None:
-                latest = min(check.invoice.due_date for check in payable)
-                if scheduled_for <= today:
-                    scheduled_for = None
-                elif scheduled_for > latest:
-                    raise ApplicationError(
-                        _("Choose a date no later than the due date (%(date)s).") % {"date": latest.isoformat()},
-                        field="pay_on",
-                    )
-                elif source.method is None:
-                    raise ApplicationError(
-                        _("A scheduled payment needs a payment method saved in the wallet."), field="method"
-                    )
-            owner_id = companies.pop()
-            owner = company or (Company.objects.get(pk=owner_id) if owner_id else None)
-            credits = _apply_credits(payable=payable, pool=credit_pool, idempotency_key=idempotency_key, actor=actor)
-            payments = []
-            by_currency: dict[str, list[InvoiceCheck]] = {}
-            for check in payable:
-                if check.amount > 0:
-                    by_currency.setdefault(check.invoice.currency, []).append(check)
-            for currency, group in sorted(by_currency.items()):
-                amount = quantize(sum((c.amount for c in group), Decimal(0)), currency)
-                payment = Payment.objects.create(
-                    reference=_reference_new(),
-                    idempotency_key=f"{idempotency_key}:{currency}",
-                    # A logged-in payer or a company's AutoPay (company given); Pay Now has none.
-                    company=owner if (getattr(actor, "is_authenticated", False) or company is not None) else None,
-                    currency=currency,
-                    amount=amount,
-                    status=PaymentStatus.SCHEDULED if scheduled_for else PaymentStatus.PENDING,
-                    method=source.method,
-                    method_kind=source.kind,
-                    method_label=source.label[:80],
-                    gateway=gateway_name,
-                    scheduled_for=scheduled_for,
-                    created_by=actor if getattr(actor, "is_authenticated", False) else None,
-                    payer_email=payer_email,
-                )
-                PaymentAllocation.objects.bulk_create(
-                    PaymentAllocation(payment=payment, invoice=c.invoice, amount=c.amount) for c in group
-                )
-                audit_record(
-                    action="payment.scheduled" if scheduled_for else "payment.created",
-                    actor=actor,
-                    company=owner,
-                    target=payment,
-                    data={
-                        "amount": str(amount),
-                        "currency": currency,
-                        "invoices": [c.invoice.number for c in group],
-                        "method": payment.method_label,
-                        "scheduled_for": scheduled_for.isoformat() if scheduled_for else None,
-                        "pay_now": company is None and not getattr(actor, "is_authenticated", False),
-                    },
-                    ip_address=ip_address,
-                )
-                if not scheduled_for:
-                    payment_transition(payment=payment, to=PaymentStatus.PROCESSING, actor=actor)
-                payments.append(payment)
-            by_currency_payment = {p.currency: p for p in payments}
-            for application in credits:
-                application.payment = by_currency_payment.get(application.currency)
-            CreditApplication.objects.bulk_create(credits)
-            for application in credits:
-                audit_record(
-                    action="credit.applied",
-                    actor=actor,
-                    company=owner,
-                    target=application.target_invoice,
-                    data={
-                        "from_invoice": application.source_invoice.number,
-                        "to_invoice": application.target_invoice.number,
-                        "amount": str(application.amount),
-                        "currency": application.currency,
-                        "payment": application.payment.reference if application.payment else None,
-                    },
-                    ip_address=ip_address,
-                )
+        [answer] = payments_open(
+            requests=[PaymentRequest(idempotency_key=idempotency_key, invoice_ids=list(invoice_ids))],
+            source=source,
+            actor=actor,
+            company=company,
+            scheduled_for=scheduled_for,
+            payer_email=payer_email,
+            ip_address=ip_address,
+        ).values()
     except IntegrityError:
         # The same key committed by a concurrent request: its payments are the answer.
         replay = _replay(idempotency_key)
         if replay is not None:
             return replay
         raise
-
+    if isinstance(answer, ApplicationError):
+        raise answer
+    if answer.replayed:
+        return answer
     # Committed as processing: now, and only now, the gateway is asked to charge.
-    settled = []
-    for payment in payments:
-        if payment.status != PaymentStatus.PROCESSING:
-            settled.append(payment)
-            continue
-        result = _charge(payment, source)
-        settled.append(payment_settle(payment_id=payment.id, result=result, actor=actor))
-    return PaymentOutcome(payments=settled, credits=credits)
+    charged = [(p.id, payment_charge(p, source)) for p in answer.payments if p.status == PaymentStatus.PROCESSING]
+    settled = {p.id: p for p in payments_settle(results=charged, actor=actor)}
+    return PaymentOutcome(payments=[settled.get(p.id, p) for p in answer.payments], credits=answer.credits)
 
 
-def _charge(payment: Payment, source: PaymentSource) -> ChargeResult:
+def payment_charge(payment: Payment, source: PaymentSource) -> ChargeResult:
+    """Ask the gateway to charge a payment committed as processing; any failure is an unknown outcome."""
     gateway = get_gateway(payment.gateway)
     try:
         return gateway.charge(
@@ -548,52 +711,88 @@ def _charge(payment: Payment, source: PaymentSource) -> ChargeResult:
         return ChargeResult.unknown()
 
 
+# Answers ``payments_settle`` applies for a charge the caller decided not to send (nothing was charged).
+NOT_SENT = ChargeResult.declined("not_sent", DeclineKind.SOFT)
+
+
 def payment_settle(*, payment_id: int, result: ChargeResult, actor=None, source: str = "charge") -> Payment:
     """Apply the gateway's answer to a processing payment; idempotent."""
+    return payments_settle(results=[(payment_id, result)], actor=actor, source=source)[0]
+
+
+def payments_settle(*, results: list[tuple[int, ChargeResult]], actor=None, source: str = "charge") -> list[Payment]:
+    """Apply the gateway's answers to processing payments in one transaction; idempotent.
+
+    Locks the payments, then the invoices of the ones that succeeded (id order), and applies each
+    allocation up to the invoice's balance (never above it: the rest is recorded as unapplied).
+    A payment no longer processing is left as it is (a webhook and reconciliation may both arrive).
+    An unknown answer leaves the payment processing until ``payment_reconcile`` settles it. Returns
+    the payments in the order of ``results``.
+    """
+    results = list(results)
+    if not results:
+        return []
     with transaction.atomic():
-        payment = Payment.objects.select_for_update().get(pk=payment_id)
-        if payment.status != PaymentStatus.PROCESSING:
-            return payment  # already settled (a webhook and reconciliation may both arrive)
-        if result.reference and not payment.gateway_reference:
-            payment.gateway_reference = result.reference
-        if result.outcome == Outcome.SUCCEEDED:
-            allocations = list(payment.allocations.order_by("invoice_id"))
-            locked = {
-                inv.id: inv
-                for inv in Invoice.objects.select_for_update()
-                .filter(id__in=[a.invoice_id for a in allocations])
-                .order_by("id")
-            }
-            unapplied = Decimal(0)
-            for allocation in allocations:
-                balance = locked[allocation.invoice_id].balance
-                applied = min(allocation.amount, max(balance, Decimal(0)))
-                unapplied += allocation.amount - applied
-                if applied > 0:
-                    Invoice.objects.filter(pk=allocation.invoice_id).update(amount_paid=F("amount_paid") + applied)
-            payment_transition(
-                payment=payment,
-                to=PaymentStatus.SUCCEEDED,
-                actor=actor,
-                data={"source": source, "gateway_reference": payment.gateway_reference, "unapplied": str(unapplied)},
-            )
-            transaction.on_commit(lambda: _receipt_email_schedule(payment.id))
-        elif result.outcome == Outcome.DECLINED:
-            payment.failure_code = result.decline_code[:60]
-            payment.failure_message = decline_message(result.decline_code)[:300]
-            payment_transition(
-                payment=payment,
-                to=PaymentStatus.FAILED,
-                actor=actor,
-                data={"source": source, "code": result.decline_code, "kind": str(result.decline_kind or "")},
-            )
-        elif result.outcome == Outcome.NOT_FOUND and timezone.now() - payment.created_at >= NOT_SENT_AFTER:
-            payment.failure_code = "not_sent"
-            payment.failure_message = decline_message("not_sent")[:300]
-            payment_transition(payment=payment, to=PaymentStatus.FAILED, actor=actor, data={"source": source})
-        else:
-            payment.save(update_fields=["gateway_reference"])  # unknown: stays processing until reconciled
-        return payment
+        locked = {
+            p.id: p
+            for p in Payment.objects.select_for_update().filter(id__in=[pid for pid, _r in results]).order_by("id")
+        }
+        missing = [pid for pid, _r in results if pid not in locked]
+        if missing:
+            raise Payment.DoesNotExist(f"no payment {missing[0]}")
+        todo = [(locked[pid], result) for pid, result in results if locked[pid].status == PaymentStatus.PROCESSING]
+        paid_ids = [p.id for p, result in todo if result.outcome == Outcome.SUCCEEDED]
+        allocations: dict[int, list[PaymentAllocation]] = {}
+        for allocation in PaymentAllocation.objects.filter(payment_id__in=paid_ids).order_by("invoice_id"):
+            allocations.setdefault(allocation.payment_id, []).append(allocation)
+        invoices = {
+            inv.id: inv
+            for inv in Invoice.objects.select_for_update()
+            .filter(id__in={a.invoice_id for group in allocations.values() for a in group})
+            .order_by("id")
+        }
+        changed: dict[int, Invoice] = {}
+        events = []
+        now = timezone.now()
+        for payment, result in todo:
+            if result.reference and not payment.gateway_reference:
+                payment.gateway_reference = result.reference
+            if result.outcome == Outcome.SUCCEEDED:
+                unapplied = Decimal(0)
+                for allocation in allocations.get(payment.id, []):
+                    invoice = invoices[allocation.invoice_id]
+                    applied = min(allocation.amount, max(invoice.total - invoice.amount_paid, Decimal(0)))
+                    unapplied += allocation.amount - applied
+                    if applied > 0:
+                        invoice.amount_paid += applied  # the row is locked: no one else changes it meanwhile
+                        changed[invoice.id] = invoice
+                to = PaymentStatus.SUCCEEDED
+                data = {"source": source, "gateway_reference": payment.gateway_reference, "unapplied": str(unapplied)}
+                transaction.on_commit(lambda payment_id=payment.id: _receipt_email_schedule(payment_id))
+            elif result.outcome == Outcome.DECLINED:
+                payment.failure_code = result.decline_code[:60]
+                payment.failure_message = decline_message(result.decline_code)[:300]
+                to = PaymentStatus.FAILED
+                data = {"source": source, "code": result.decline_code, "kind": str(result.decline_kind or "")}
+            elif result.outcome == Outcome.NOT_FOUND and timezone.now() - payment.created_at >= NOT_SENT_AFTER:
+                payment.failure_code = "not_sent"
+                payment.failure_message = decline_message("not_sent")[:300]
+                to = PaymentStatus.FAILED
+                data = {"source": source}
+            else:
+                continue  # unknown: stays processing until reconciled (with the gateway's reference, if any)
+            previous = _transition_apply(payment, to, now)
+            events.append(_transition_event(payment, previous, actor=actor, data=data))
+        # The rows are locked: writing the new amounts is the same as adding to them. Paid in full
+        # (the usual case) is one statement for all; the others spell out their amounts.
+        paid_in_full = [inv.id for inv in changed.values() if inv.amount_paid == inv.total]
+        Invoice.objects.filter(id__in=paid_in_full).update(amount_paid=F("total"))
+        Invoice.objects.bulk_update([inv for inv in changed.values() if inv.id not in paid_in_full], ["amount_paid"])
+        invoice_figures_changed_for(invoice_ids=changed)
+        rows_update([p for p, _r in todo], ["status", "settled_at", "failure_code", "failure_message"])
+        Payment.objects.bulk_update([p for p, r in todo if r.reference], ["gateway_reference"])
+        AuditEvent.objects.bulk_create(events)
+    return [locked[pid] for pid, _r in results]
 
 
 def payment_cancel(*, payment: Payment, actor, reason: str = "cancelled_by_user") -> Payment:
@@ -633,7 +832,7 @@ def payment_scheduled_run(*, payment_id: int, actor=None) -> Payment:
             )
         payment_transition(payment=payment, to=PaymentStatus.PENDING, actor=actor)
         payment_transition(payment=payment, to=PaymentStatus.PROCESSING, actor=actor)
-    result = _charge(payment, PaymentSource.from_method(payment.method))
+    result = payment_charge(payment, PaymentSource.from_method(payment.method))
     return payment_settle(payment_id=payment.id, result=result, actor=actor)
 
 
