@@ -11,6 +11,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from django.core.exceptions import PermissionDenied
+from django.db.models import Subquery
 from django.http import Http404
 
 from .models import BillingPlan, Company, Membership, Role, ShippingAccount
@@ -55,12 +56,24 @@ def _memberships(user) -> dict[int, Membership]:
     """The user's memberships by company id, cached on the user object for the request."""
     cached = getattr(user, "_bc_memberships", None)
     if cached is None:
-        cached = {
-            m.company_id: m
-            for m in Membership.objects.filter(user=user).prefetch_related("accounts", "plans")
-        }
+        cached = {m.company_id: m for m in Membership.objects.filter(user=user).prefetch_related("accounts", "plans")}
         user._bc_memberships = cached
     return cached
+
+
+def company_ids_of(user) -> list[int]:
+    """The ids of the companies the user belongs to (the request's cached memberships)."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    return list(_memberships(user))
+
+
+def role_subquery(user, company_id) -> Subquery:
+    """The user's role in the company ``company_id`` (an expression such as ``OuterRef(...)``),
+    to annotate rows a scoped selector already found: for such a row, ``role_allows`` on it
+    answers what ``require`` answers, in the same query (the scope holds the account or plan,
+    so the membership of its company decides the role)."""
+    return Subquery(Membership.objects.filter(user=user, company_id=company_id).order_by().values("role")[:1])
 
 
 def role_for(user, *, account=None, plan=None, company=None) -> str | None:

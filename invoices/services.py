@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from accounts.services import audit_record
 from billing_centre.exceptions import ApplicationError
 
+from .figures_cache import invoice_figures_changed
 from .formats.archive import write_zip
 from .formats.common import export_filename, safe_number
 from .formats.csv import invoices_csv_bytes
@@ -47,17 +48,22 @@ def _media_path(relative: str) -> Path:
 # --- Stored PDF versions ---------------------------------------------------------------
 
 
-def invoice_document_get(*, invoice: Invoice, language: str) -> InvoiceDocument:
+def invoice_document_get(
+    *, invoice: Invoice, language: str, documents: list[InvoiceDocument] | None = None
+) -> InvoiceDocument:
     """The stored PDF of the invoice's current version in ``language``, rendered if missing.
 
     ``invoice`` must come with its lines prefetched (``invoice_list_for_export``). The
     version goes up when the content hash changes (a line added, changed or removed); an
     unchanged invoice is rendered once per language and served from MEDIA_ROOT after that.
+    ``documents``: every stored version of the invoice when the caller already read them
+    (``invoice_documents_get`` reads them for many invoices in one query).
     """
     content_hash = invoice_content_hash(invoice)
-    # One query for every stored version of the invoice (a handful of rows), then chosen
-    # here: serving a stored PDF costs one small read (issue 8).
-    documents = list(InvoiceDocument.objects.filter(invoice=invoice).order_by("-version", "language"))
+    if documents is None:
+        # One query for every stored version of the invoice (a handful of rows), then chosen
+        # here: serving a stored PDF costs one small read (issue 8).
+        documents = list(InvoiceDocument.objects.filter(invoice=invoice).order_by("-version", "language"))
     current = next((document for document in documents if document.content_hash == content_hash), None)
     if current is not None:
         version = current.version
@@ -94,9 +100,40 @@ def invoice_document_get(*, invoice: Invoice, language: str) -> InvoiceDocument:
         return InvoiceDocument.objects.get(invoice=invoice, version=version, language=language)
 
 
+# Invoices whose stored versions are read in one query by ``invoice_documents_get``.
+DOCUMENT_BATCH = 500
+
+
+def invoice_documents_get(*, invoices: Iterable[Invoice], language: str) -> Iterator[tuple[Invoice, InvoiceDocument]]:
+    """``invoice_document_get`` for many invoices (a bulk ZIP): one query per 500 invoices.
+
+    Yields each invoice with its document as soon as it is known, so a ZIP streams.
+    """
+    batch: list[Invoice] = []
+
+    def flush():
+        stored: dict[int, list[InvoiceDocument]] = {invoice.pk: [] for invoice in batch}
+        for document in InvoiceDocument.objects.filter(invoice_id__in=list(stored)).order_by("-version", "language"):
+            stored[document.invoice_id].append(document)
+        for invoice in batch:
+            yield invoice, invoice_document_get(invoice=invoice, language=language, documents=stored[invoice.pk])
+        batch.clear()
+
+    for invoice in invoices:
+        batch.append(invoice)
+        if len(batch) >= DOCUMENT_BATCH:
+            yield from flush()
+    yield from flush()
+
+
+def invoice_document_path(document: InvoiceDocument) -> Path:
+    """Where the stored PDF is (``invoice_document_get`` made sure it exists)."""
+    return _media_path(document.file)
+
+
 def invoice_pdf_bytes(*, invoice: Invoice, language: str) -> bytes:
     document = invoice_document_get(invoice=invoice, language=language)
-    return _media_path(document.file).read_bytes()
+    return invoice_document_path(document).read_bytes()
 
 
 # --- Exports -------------------------------------------------------------------------------
@@ -127,11 +164,12 @@ def export_members(
         with translation.override(language):
             yield "invoices.csv", invoices_csv_bytes(invoices, today=today)
         return
+    if format == ExportFormat.PDF:
+        for invoice, document in invoice_documents_get(invoices=invoices, language=language):
+            yield export_filename(invoice, "pdf"), invoice_document_path(document).read_bytes()
+        return
     for invoice in invoices:
-        if format == ExportFormat.PDF:
-            yield export_filename(invoice, "pdf"), invoice_pdf_bytes(invoice=invoice, language=language)
-        else:
-            yield export_filename(invoice, "xml"), invoice_xml_bytes(invoice, today=today)
+        yield export_filename(invoice, "xml"), invoice_xml_bytes(invoice, today=today)
 
 
 def export_zip_name(format: str) -> str:
@@ -261,6 +299,7 @@ def invoice_adjustment_post(*, invoice: Invoice, amount, description: str, actor
         amount=value,
     )
     Invoice.objects.filter(pk=locked.pk).update(total=F("total") + value)
+    invoice_figures_changed(company_ids=[locked.billable.company_id])
     locked.refresh_from_db(fields=["total", "amount_paid", "balance", "status"])
     billable = locked.billable
     audit_record(

@@ -1,38 +1,61 @@
-"""ZIP archives written as a stream: no temporary file, no seeking back.
+"""ZIP archives written as a stream: no temporary file, each member sent once it is written.
 
-``zipfile`` writes to an unseekable sink with data descriptors after each member, so
-the bytes of a member can be sent as soon as it is written.
+The sink lets ``zipfile`` seek back into the member being written (never further), so every
+local header carries the member's CRC and sizes: no data descriptors, which streaming unzip
+tools cannot handle for members stored without compression.
 """
 
 from __future__ import annotations
 
+import io
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 
+# Members already compressed by their own format: deflating a PDF again saves ~1% of its size
+# for most of the CPU time of a bulk ZIP, so they are stored as they are.
+STORED_SUFFIXES = (".pdf",)
+
 
 class _Sink:
-    """A write-only file object that hands out what was written since the last drain."""
+    """A write-only file object that hands out what was written since the last drain.
+
+    It can seek back, but only into what has not been drained yet.
+    """
 
     def __init__(self) -> None:
-        self._chunks: list[bytes] = []
+        self._buffer = bytearray()
+        self._start = 0  # offset in the stream of the buffer's first byte
         self._position = 0
 
     def write(self, data) -> int:
-        data = bytes(data)
-        self._chunks.append(data)
-        self._position += len(data)
-        return len(data)
+        size = len(data) if isinstance(data, bytes | bytearray) else memoryview(data).nbytes
+        offset = self._position - self._start
+        self._buffer[offset : offset + size] = data
+        self._position += size
+        return size
 
     def tell(self) -> int:
         return self._position
+
+    def seek(self, position: int, whence: int = io.SEEK_SET) -> int:
+        if whence != io.SEEK_SET or not self._start <= position <= self._start + len(self._buffer):
+            raise io.UnsupportedOperation("can only seek within the part not sent yet")
+        self._position = position
+        return position
 
     def flush(self) -> None:
         pass
 
     def drain(self) -> bytes:
-        data = b"".join(self._chunks)
-        self._chunks.clear()
+        data = bytes(self._buffer)
+        self._start += len(self._buffer)
+        self._position = self._start
+        self._buffer.clear()
         return data
+
+
+def _compression(name: str) -> int:
+    return zipfile.ZIP_STORED if name.lower().endswith(STORED_SUFFIXES) else zipfile.ZIP_DEFLATED
 
 
 def stream_zip(members: Iterable[tuple[str, bytes]]) -> Iterator[bytes]:
@@ -40,7 +63,7 @@ def stream_zip(members: Iterable[tuple[str, bytes]]) -> Iterator[bytes]:
     sink = _Sink()
     with zipfile.ZipFile(sink, mode="w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name, content in members:
-            archive.writestr(name, content)
+            archive.writestr(name, content, compress_type=_compression(name))
             chunk = sink.drain()
             if chunk:
                 yield chunk
