@@ -32,6 +32,7 @@ from accounts.models import InvoiceDelivery
 from accounts.services import audit_record
 from billing_centre.money import quantize
 
+from .figures_cache import invoice_figures_changed
 from .models import Invoice, InvoiceLine, InvoiceStatus, LineKind
 
 # Line descriptions are stored as printed on the invoice, in the billed country's language
@@ -120,6 +121,7 @@ def _post_line(locked: Invoice, *, kind: str, amount: Decimal) -> InvoiceLine:
             amount=amount,
         )
         Invoice.objects.filter(pk=locked.pk).update(total=F("total") + amount)
+    invoice_figures_changed(company_ids=[locked.billable.company_id])
     return line
 
 

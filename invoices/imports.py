@@ -37,6 +37,7 @@ from billing_centre.exceptions import ApplicationError
 from billing_centre.money import quantize
 
 from .fees import print_fee_assess
+from .figures_cache import invoice_figures_changed
 from .formats.csv import FORMULA_PREFIXES, csv_header
 from .formats.xml import NAMESPACE, invoice_schema
 from .models import Invoice, InvoiceLine, LineKind, Shipment
@@ -531,6 +532,7 @@ def _create(parsed: ParsedInvoice, *, actor, source: str) -> Invoice:
             amount=line.amount,
             shipment=shipment,
         )
+    invoice_figures_changed(company_ids=[billable.company_id])
     audit_record(
         action="invoice.imported",
         actor=actor,

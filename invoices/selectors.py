@@ -6,10 +6,10 @@ import datetime
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, DecimalField, Q, QuerySet, Sum, Value
-from django.db.models.functions import Coalesce, TruncMonth
+from django.db.models import Count, Q, QuerySet, Sum
 
 from accounts.selectors import account_list_visible, plan_list_visible
+from billing_centre.keyset import Position, Segment, keyset_page, reversed_segments
 
 from .models import Invoice, InvoiceLine, InvoiceStatus, LineKind, Shipment
 
@@ -85,43 +85,54 @@ def _month_start(day: datetime.date, months_back: int = 0) -> datetime.date:
 
 
 def dashboard_summary(*, user, today: datetime.date) -> DashboardSummary:
-    """The dashboard of ``user`` over their scope only, in five queries whatever the data size.
+    """The dashboard of ``user`` over their scope only, in a fixed number of queries.
 
     - total due: balance of open invoices; past due: open and due before ``today``;
       due soon: open and due from ``today`` to ``today`` + 7 days;
     - late fees this year: late-fee lines of invoices dated in ``today``'s calendar year;
     - recent invoices: the latest 8 by invoice date;
     - chart: invoice totals per invoice month, the current month and the 11 before it.
-    Every figure is per currency.
+    Every figure is per currency. For a scope of DASHBOARD_CACHE_MIN_INVOICES or more the
+    aggregates are kept DASHBOARD_CACHE_SECONDS, keyed by user, day, scope and the figures
+    version of the user's companies (a payment or a new charge is a new key); the recent
+    invoices are always read fresh.
     """
     import dataclasses
     import hashlib
 
     from django.core.cache import cache
 
+    from accounts.access import company_ids_of
     from accounts.models import Membership
 
-    cache_key = None
-    if user.is_authenticated:
-        # The key names the scope itself: a changed membership or assignment is a new key.
-        scope = (
-            list(account_list_visible(user=user).order_by("id").values_list("id", flat=True)),
-            list(plan_list_visible(user=user).order_by("id").values_list("id", flat=True)),
+    from .figures_cache import invoice_figures_version
+
+    if not user.is_authenticated:
+        summary, _count = _dashboard_summary(user=user, today=today, account_ids=[], plan_ids=[])
+        return summary
+    account_ids = list(account_list_visible(user=user).order_by("id").values_list("id", flat=True))
+    plan_ids = list(plan_list_visible(user=user).order_by("id").values_list("id", flat=True))
+    version = invoice_figures_version(company_ids=company_ids_of(user))
+    # The key names the scope itself: a changed membership or assignment is a new key.
+    digest = hashlib.sha256(repr((user.pk, today.isoformat(), account_ids, plan_ids, version)).encode())
+    cache_key = f"dashboard-summary:v2:{digest.hexdigest()[:32]}"
+    cached = cache.get(cache_key)
+    if cached is not None:
+        # Only the aggregates come from the cache; the rows shown are read fresh.
+        return dataclasses.replace(
+            cached,
+            has_membership=Membership.objects.filter(user=user).exists(),
+            recent_invoices=_dashboard_recent(_scope_invoices(account_ids, plan_ids), today),
         )
-        digest = hashlib.sha256(repr((user.pk, today.isoformat(), scope)).encode()).hexdigest()[:32]
-        cache_key = f"dashboard-summary:{digest}"
-        cached = cache.get(cache_key)
-        if cached is not None:
-            # Only the aggregates come from the cache; the rows shown are read fresh.
-            return dataclasses.replace(
-                cached,
-                has_membership=Membership.objects.filter(user=user).exists(),
-                recent_invoices=_dashboard_recent(invoice_list_visible(user=user), today),
-            )
-    summary, invoice_count = _dashboard_summary(user=user, today=today)
-    if cache_key is not None and invoice_count >= DASHBOARD_CACHE_MIN_INVOICES:
+    summary, invoice_count = _dashboard_summary(user=user, today=today, account_ids=account_ids, plan_ids=plan_ids)
+    if invoice_count >= DASHBOARD_CACHE_MIN_INVOICES:
         cache.set(cache_key, summary, DASHBOARD_CACHE_SECONDS)
     return summary
+
+
+def _scope_invoices(account_ids: list[int], plan_ids: list[int]) -> QuerySet[Invoice]:
+    """Invoices of these accounts and plans (ids already read and scoped by the caller)."""
+    return Invoice.objects.filter(Q(account_id__in=account_ids) | Q(plan_id__in=plan_ids))
 
 
 def _dashboard_recent(visible: QuerySet[Invoice], today: datetime.date) -> list[Invoice]:
@@ -136,35 +147,50 @@ def _dashboard_recent(visible: QuerySet[Invoice], today: datetime.date) -> list[
 # (issue 8: aggregating 200,000 invoices on every visit of the home page is not needed).
 DASHBOARD_CACHE_MIN_INVOICES = 10_000
 DASHBOARD_CACHE_SECONDS = 60
+_FIGURE_NAMES = ("total_due", "past_due", "due_soon", "open_count", "past_due_count", "due_soon_count")
 
 
-def _dashboard_summary(*, user, today: datetime.date) -> tuple[DashboardSummary, int]:
+def _dashboard_summary(
+    *, user, today: datetime.date, account_ids: list[int], plan_ids: list[int]
+) -> tuple[DashboardSummary, int]:
     from accounts.models import Membership
 
     has_membership = Membership.objects.filter(user=user).exists() if user.is_authenticated else False
-    visible = invoice_list_visible(user=user)
     due_soon_until = today + datetime.timedelta(days=DASHBOARD_DUE_SOON_DAYS)
-    zero = Value(Decimal(0), output_field=DecimalField(max_digits=16, decimal_places=2))
     is_open = Q(status=InvoiceStatus.OPEN)
     past_due_q = is_open & Q(due_date__lt=today)
     due_soon_q = is_open & Q(due_date__gte=today, due_date__lte=due_soon_until)
+    months = [_month_start(today, back) for back in range(DASHBOARD_CHART_MONTHS - 1, -1, -1)]
+    month_ends = [*months[1:], today + datetime.timedelta(days=1)]
 
-    rows = list(
-        visible.order_by()
-        .values("currency")
-        .annotate(
-            total_due=Coalesce(Sum("balance", filter=is_open), zero),
-            past_due=Coalesce(Sum("balance", filter=past_due_q), zero),
-            due_soon=Coalesce(Sum("balance", filter=due_soon_q), zero),
-            open_count=Count("id", filter=is_open),
-            past_due_count=Count("id", filter=past_due_q),
-            due_soon_count=Count("id", filter=due_soon_q),
-            invoice_count=Count("id"),
-        )
-        .order_by("currency")
-    )
+    # Figures and chart in one pass over the scope. Accounts and plans are aggregated
+    # separately (an invoice bills one or the other) with their ids as literal lists, so
+    # PostgreSQL reads each through its covering index instead of scanning the table.
+    annotations = {
+        "total_due": Sum("balance", filter=is_open),
+        "past_due": Sum("balance", filter=past_due_q),
+        "due_soon": Sum("balance", filter=due_soon_q),
+        "open_count": Count("id", filter=is_open),
+        "past_due_count": Count("id", filter=past_due_q),
+        "due_soon_count": Count("id", filter=due_soon_q),
+        "invoice_count": Count("id"),
+        **{
+            f"month_{index}": Sum("total", filter=Q(invoice_date__gte=start, invoice_date__lt=end))
+            for index, (start, end) in enumerate(zip(months, month_ends, strict=True))
+        },
+    }
+    merged: dict[str, dict] = {}
+    for part in (Q(account_id__in=account_ids) if account_ids else None, Q(plan_id__in=plan_ids) if plan_ids else None):
+        if part is None:
+            continue
+        for row in Invoice.objects.filter(part).order_by().values("currency").annotate(**annotations):
+            into = merged.setdefault(row["currency"], {})
+            for name, value in row.items():
+                if name != "currency" and value is not None:
+                    into[name] = into.get(name, 0) + value
     year_start = datetime.date(today.year, 1, 1)
     year_end = datetime.date(today.year, 12, 31)
+    visible = _scope_invoices(account_ids, plan_ids)
     late_fees = dict(
         InvoiceLine.objects.filter(
             invoice__in=visible.values("id"),
@@ -177,52 +203,32 @@ def _dashboard_summary(*, user, today: datetime.date) -> tuple[DashboardSummary,
         .annotate(amount=Sum("amount"))
         .values_list("invoice__currency", "amount")
     )
+    zero = Decimal(0)
     figures = [
         CurrencyFigures(
-            currency=row["currency"],
-            total_due=row["total_due"],
-            past_due=row["past_due"],
-            due_soon=row["due_soon"],
-            late_fees_year=late_fees.get(row["currency"]) or Decimal(0),
-            open_count=row["open_count"],
-            past_due_count=row["past_due_count"],
-            due_soon_count=row["due_soon_count"],
+            currency=currency,
+            **{name: values.get(name, 0 if name.endswith("_count") else zero) for name in _FIGURE_NAMES},
+            late_fees_year=late_fees.get(currency) or zero,
         )
-        for row in rows
+        for currency, values in sorted(merged.items())
     ]
-
-    recent_invoices = _dashboard_recent(visible, today)
-
-    first_month = _month_start(today, DASHBOARD_CHART_MONTHS - 1)
-    months = [_month_start(today, back) for back in range(DASHBOARD_CHART_MONTHS - 1, -1, -1)]
-    billed: dict[str, dict[datetime.date, Decimal]] = {}
-    for row in (
-        visible.filter(invoice_date__gte=first_month, invoice_date__lte=today)
-        .order_by()
-        .annotate(month=TruncMonth("invoice_date"))
-        .values("currency", "month")
-        .annotate(amount=Sum("total"))
-    ):
-        month = row["month"]
-        if isinstance(month, datetime.datetime):
-            month = month.date()
-        billed.setdefault(row["currency"], {})[month] = row["amount"]
     charts = [
         ChartSeries(
             currency=currency,
-            points=[(month, billed[currency].get(month, Decimal(0))) for month in months],
+            points=[(month, values.get(f"month_{index}", zero)) for index, month in enumerate(months)],
         )
-        for currency in sorted(billed)
+        for currency, values in sorted(merged.items())
+        if any(f"month_{index}" in values for index in range(len(months)))
     ]
     summary = DashboardSummary(
         has_membership=has_membership,
         today=today,
         due_soon_until=due_soon_until,
         figures=figures,
-        recent_invoices=recent_invoices,
+        recent_invoices=_dashboard_recent(visible, today),
         charts=charts,
     )
-    return summary, sum(row["invoice_count"] for row in rows)
+    return summary, sum(values.get("invoice_count", 0) for values in merged.values())
 
 
 # --- Invoice centre (issue 4): tables, detail, exports, shipping history ---------------------
@@ -255,12 +261,16 @@ def _invoice_order(sort: str | None) -> list[str]:
     return [f"{prefix}{field}" for field in fields] + [f"{prefix}number", f"{prefix}id"]
 
 
-def invoice_table(*, user, kind: str, filters: dict, today: datetime.date) -> QuerySet[Invoice]:
+def invoice_table(
+    *, user, kind: str, filters: dict, today: datetime.date, scope_ids: list[int] | None = None
+) -> QuerySet[Invoice]:
     """My Account Invoices (``kind="account"``) or My Plan Invoices (``"plan"``), filtered and sorted.
 
     ``filters`` holds a validated ``InvoiceTableForm``'s cleaned data; missing keys mean
     "no filter". Rows carry ``display_status`` (open, past_due, paid, credit) and ``disputed``
-    (a dispute is submitted or under review).
+    (a dispute is submitted or under review). ``scope_ids``: the visible account or plan ids
+    when the caller has read them already (``billables_visible``); as a literal list they let
+    PostgreSQL estimate the set's size exactly.
     """
     from django.db.models import Exists, OuterRef
 
@@ -268,10 +278,11 @@ def invoice_table(*, user, kind: str, filters: dict, today: datetime.date) -> Qu
 
     # An invoice bills exactly one account or one plan (a database constraint), so the
     # account table's scope is "invoices of visible accounts" alone: one indexable IN.
-    if kind == "plan":
-        queryset = Invoice.objects.filter(plan__in=plan_list_visible(user=user).values("id"))
-    else:
-        queryset = Invoice.objects.filter(account__in=account_list_visible(user=user).values("id"))
+    field = "plan_id" if kind == "plan" else "account_id"
+    if scope_ids is None:
+        source = plan_list_visible(user=user) if kind == "plan" else account_list_visible(user=user)
+        scope_ids = source.values("id")
+    queryset = Invoice.objects.filter(**{f"{field}__in": scope_ids})
     queryset = queryset.with_display_status(today).annotate(
         disputed=Exists(Invoice.objects.filter(pk=OuterRef("pk"), disputes__status__in=INVOICE_OPEN_DISPUTE_STATUSES))
     )
@@ -318,12 +329,8 @@ def invoice_table(*, user, kind: str, filters: dict, today: datetime.date) -> Qu
     status = filters.get("status")
     if status == "disputed":
         queryset = queryset.filter(disputed=True)
-    elif status == "past_due":  # display_status spelled out on stored columns: indexable
-        queryset = queryset.filter(status=InvoiceStatus.OPEN, due_date__lt=today)
-    elif status == InvoiceStatus.OPEN:
-        queryset = queryset.filter(status=InvoiceStatus.OPEN, due_date__gte=today)
-    elif status:
-        queryset = queryset.filter(status=status)
+    elif status:  # display_status spelled out on stored columns: indexable
+        queryset = queryset.filter(_status_q(status, today))
     billable = filters.get("billable")
     if billable:
         queryset = queryset.filter(**{f"{'plan' if kind == 'plan' else 'account'}__number": billable})
@@ -347,6 +354,9 @@ class TableTotals:
 
     count: int
     by_currency: list[dict]
+    # Rows per display status, keyed by the rank of its segment (STATUS_SEGMENTS): a page
+    # of the table sorted by status knows which segment its first row is in.
+    status_counts: dict[int, int]
 
 
 # A filtered set at least this large keeps its count and sums in the cache for a short time
@@ -356,17 +366,23 @@ TABLE_TOTALS_CACHE_MIN_ROWS = 10_000
 TABLE_TOTALS_CACHE_SECONDS = 60
 
 
-def _totals_query(queryset: QuerySet[Invoice]) -> TableTotals:
+def _totals_query(queryset: QuerySet[Invoice], today: datetime.date) -> TableTotals:
+    per_status = {
+        f"status_{rank}": Count("id", filter=_status_q(status, today)) for rank, status in enumerate(STATUS_SEGMENTS)
+    }
     rows = list(
         queryset.order_by()
         .values("currency")
-        .annotate(count=Count("id"), total=Sum("total"), balance=Sum("balance"))
+        .annotate(count=Count("id"), total=Sum("total"), balance=Sum("balance"), **per_status)
         .order_by("currency")
     )
-    return TableTotals(count=sum(row["count"] for row in rows), by_currency=rows)
+    status_counts = {rank: sum(row.pop(f"status_{rank}") for row in rows) for rank in range(len(STATUS_SEGMENTS))}
+    return TableTotals(count=sum(row["count"] for row in rows), by_currency=rows, status_counts=status_counts)
 
 
-def invoice_table_totals(*, queryset: QuerySet[Invoice], cache_key: str | None = None) -> TableTotals:
+def invoice_table_totals(
+    *, queryset: QuerySet[Invoice], today: datetime.date, cache_key: str | None = None
+) -> TableTotals:
     """One query: the count, the total and the balance due of the filtered set per currency.
 
     With ``cache_key`` (the view passes user, table, day and filters), a set of
@@ -378,7 +394,7 @@ def invoice_table_totals(*, queryset: QuerySet[Invoice], cache_key: str | None =
         cached = cache.get(cache_key)
         if cached is not None:
             return cached
-    totals = _totals_query(queryset)
+    totals = _totals_query(queryset, today)
     if cache_key is not None and totals.count >= TABLE_TOTALS_CACHE_MIN_ROWS:
         cache.set(cache_key, totals, TABLE_TOTALS_CACHE_SECONDS)
     return totals
@@ -387,29 +403,113 @@ def invoice_table_totals(*, queryset: QuerySet[Invoice], cache_key: str | None =
 def invoice_table_totals_key(*, user, kind: str, filters: dict, today: datetime.date, scope=()) -> str:
     """The cache key of a table's totals: the sort and the page do not change them.
 
-    ``scope`` (the visible account or plan numbers) is part of the key, so a changed
-    membership or assignment never reuses totals computed for the old scope.
+    ``scope`` (the visible account or plan ids) is part of the key, so a changed membership
+    or assignment never reuses totals computed for the old scope; so is the figures version
+    of the user's companies, so a payment or a new charge is seen on the next request.
     """
     import hashlib
 
+    from accounts.access import company_ids_of
+
+    from .figures_cache import invoice_figures_version
+
     signature = sorted((key, str(value)) for key, value in filters.items() if key not in ("sort", "page", "page_size"))
+    version = invoice_figures_version(company_ids=company_ids_of(user))
     scope_key = sorted(str(item) for item in scope)
-    digest = hashlib.sha256(repr((user.pk, kind, today.isoformat(), signature, scope_key)).encode()).hexdigest()[:32]
-    return f"invoice-table-totals:{digest}"
+    digest = hashlib.sha256(repr((user.pk, kind, today.isoformat(), signature, scope_key, version)).encode())
+    return f"invoice-table-totals:v2:{digest.hexdigest()[:32]}"
 
 
-def invoice_table_page(*, queryset: QuerySet[Invoice], offset: int, limit: int, today: datetime.date) -> list[Invoice]:
-    """One page of a table in two narrow queries, at the same cost at any depth.
+# --- Table pages: segments and keyset pagination (issue 8) ---------------------------------
 
-    First the page's ids in sort order (PostgreSQL reads them from a covering index
-    without touching the table, and computes nothing per skipped row); then those
+# Display status in the order "sort by status" shows it (ascending). Each is one segment read
+# through an index: credit and open rows through the partial index of unpaid invoices,
+# paid rows through the number index.
+STATUS_SEGMENTS = ("credit", "open", "paid", "past_due")
+# A filtered set this small is found by its filter and sorted, rather than read in sort
+# order from an index (see _sort_after_filtering).
+TABLE_SMALL_SET = 20_000
+TABLE_FILTER_KEYS = (
+    "q", "status", "billable", "invoice_date_from", "invoice_date_to",
+    "due_date_from", "due_date_to", "amount_min", "amount_max",
+)  # fmt: skip
+
+
+def _status_q(status: str, today: datetime.date) -> Q:
+    """``display_status == status`` spelled on stored columns (indexable)."""
+    if status == "past_due":
+        return Q(status=InvoiceStatus.OPEN, due_date__lt=today)
+    if status == InvoiceStatus.OPEN:
+        return Q(status=InvoiceStatus.OPEN, due_date__gte=today)
+    return Q(status=status)
+
+
+def invoice_table_segments(*, kind: str, sort: str | None, today: datetime.date) -> list[Segment]:
+    """How a table sorted by ``sort`` is read: the segments of keyset pagination, in page order."""
+    sort = sort if sort and sort.lstrip("-") in INVOICE_SORTS else INVOICE_DEFAULT_SORT
+    descending = sort.startswith("-")
+    key = sort.lstrip("-")
+    if key == "status":
+        segments = [
+            Segment(rank=rank, fields=("number", "id"), where=_status_q(status, today))
+            for rank, status in enumerate(STATUS_SEGMENTS)
+        ]
+    else:
+        fields = INVOICE_SORTS[key]
+        if key == "billable":  # the other column is NULL on every row of this table
+            fields = ("plan__number",) if kind == "plan" else ("account__number",)
+        segments = [Segment(rank=0, fields=(*fields, "number", "id"))]
+    return reversed_segments(segments) if descending else segments
+
+
+@dataclass(frozen=True)
+class TablePage:
+    rows: list[Invoice]
+    first: Position | None
+    last: Position | None
+
+
+def invoice_table_page(
+    *,
+    queryset: QuerySet[Invoice],
+    segments: list[Segment],
+    totals: TableTotals,
+    limit: int,
+    today: datetime.date,
+    filters: dict,
+    offset: int = 0,
+    after: Position | None = None,
+    before: Position | None = None,
+) -> TablePage:
+    """One page of a table in two narrow queries.
+
+    The page's ids come from ``keyset_page`` (an index seek from ``after``/``before``, the
+    neighbouring page's edge row, at the same cost at any depth; else ``offset``); then those
     rows with their account or plan, display status and dispute flag.
     """
     from django.db.models import Exists, OuterRef
 
-    ids = list(queryset.values_list("id", flat=True)[offset : offset + limit])
+    base = queryset.order_by()
+    options = {
+        "limit": limit,
+        "planner_sort": after is None and before is None and _sort_after_filtering(filters, totals.count),
+    }
+    if before is not None:
+        page = keyset_page(base, reversed_segments(segments), after=before, **options)
+        ids, first, last = page.ids[::-1], page.last, page.first
+    else:
+        if after is None and offset and offset + limit >= totals.count:
+            # The last page: read from the end (a seek), not past every row before it.
+            tail = totals.count - offset
+            page = keyset_page(base, reversed_segments(segments), **{**options, "limit": tail})
+            ids, first, last = page.ids[::-1], page.last, page.first
+        else:
+            page = keyset_page(
+                base, segments, after=after, offset=offset, segment_counts=totals.status_counts, **options
+            )
+            ids, first, last = page.ids, page.first, page.last
     if not ids:
-        return []
+        return TablePage(rows=[], first=None, last=None)
     rows = (
         Invoice.objects.filter(id__in=ids)
         .select_related("account", "plan")
@@ -422,13 +522,41 @@ def invoice_table_page(*, queryset: QuerySet[Invoice], offset: int, limit: int, 
         .order_by()
     )
     by_id = {invoice.id: invoice for invoice in rows}
-    return [by_id[pk] for pk in ids if pk in by_id]
+    return TablePage(rows=[by_id[pk] for pk in ids if pk in by_id], first=first, last=last)
+
+
+def _sort_after_filtering(filters: dict, count: int) -> bool:
+    """Whether a page without a position (the first, the last, a typed page number) should be
+    found by its filter and sorted, rather than read in sort order from an index.
+
+    A filter's matches are often bunched in sort order, not spread: open invoices are the
+    newest, invoices due in February were issued in January. PostgreSQL's planner assumes
+    spread, so reading "newest first" it may walk months of the invoice date index before
+    the first match. A small filtered set (at most TABLE_SMALL_SET rows) read through the
+    filter's own index and sorted costs the same wherever its rows lie. Pages reached by a
+    position (Next, Previous) start at their rows and need no such help.
+    """
+    from django.db import connection
+
+    if count > TABLE_SMALL_SET or connection.vendor != "postgresql":
+        return False
+    return any(filters.get(key) for key in TABLE_FILTER_KEYS)
+
+
+def billables_visible(*, user, kind: str) -> list[tuple[int, str, str]]:
+    """(id, number, name) of the accounts or plans the user may see."""
+    source = plan_list_visible(user=user) if kind == "plan" else account_list_visible(user=user)
+    return list(source.values_list("id", "number", "name"))
+
+
+def billable_choices(billables: list[tuple[int, str, str]]) -> list[tuple[str, str]]:
+    """(number, label) for the table's account or plan filter."""
+    return [(number, f"{number} · {name}") for _id, number, name in billables]
 
 
 def billable_choices_visible(*, user, kind: str) -> list[tuple[str, str]]:
     """(number, label) of the accounts or plans the user may see, for the table's filter."""
-    source = plan_list_visible(user=user) if kind == "plan" else account_list_visible(user=user)
-    return [(number, f"{number} · {name}") for number, name in source.values_list("number", "name")]
+    return billable_choices(billables_visible(user=user, kind=kind))
 
 
 def _with_document_data(queryset: QuerySet[Invoice]) -> QuerySet[Invoice]:
@@ -463,9 +591,7 @@ def invoice_detail_visible(*, user, number: str, today: datetime.date) -> Invoic
         .with_display_status(today)
         .annotate(
             disputed=Exists(
-                Invoice.objects.filter(
-                    pk=OuterRef("pk"), disputes__status__in=INVOICE_OPEN_DISPUTE_STATUSES
-                )
+                Invoice.objects.filter(pk=OuterRef("pk"), disputes__status__in=INVOICE_OPEN_DISPUTE_STATUSES)
             )
         )
         .prefetch_related("allocations__payment", "disputes")

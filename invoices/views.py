@@ -5,6 +5,7 @@ Every read goes through a scoped selector; an invoice outside the user's scope a
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -32,6 +33,7 @@ from django.views import View
 
 from accounts.access import Action, require, role_allows, role_subquery, user_can
 from billing_centre.exceptions import ApplicationError
+from billing_centre.keyset import position_from_token, position_token
 
 from .formats.archive import stream_zip
 from .formats.common import export_filename
@@ -49,12 +51,16 @@ from .forms import (
 from .models import ExportFormat, ExportJob, Invoice
 from .selectors import (
     INVOICE_DEFAULT_SORT,
+    TABLE_FILTER_KEYS,
+    billable_choices,
     billable_choices_visible,
+    billables_visible,
     invoice_detail_visible,
     invoice_list_for_export,
     invoice_list_visible,
     invoice_table,
     invoice_table_page,
+    invoice_table_segments,
     invoice_table_totals,
     invoice_table_totals_key,
     shipment_history,
@@ -136,6 +142,12 @@ COLUMNS = [
 ]
 
 
+def _page_context(kind: str, filters: dict, page_number: int) -> str:
+    """What a page link's position token is valid for: this table, sort, filter and page."""
+    signature = sorted((key, str(value)) for key, value in filters.items() if key != "page")
+    return hashlib.sha256(repr((kind, page_number, signature)).encode()).hexdigest()[:24]
+
+
 class InvoiceTableView(LoginRequiredMixin, View):
     """My Account Invoices / My Plan Invoices (R9): the whole state lives in the URL."""
 
@@ -143,28 +155,51 @@ class InvoiceTableView(LoginRequiredMixin, View):
 
     def get(self, request):
         today = timezone.localdate()
-        choices = billable_choices_visible(user=request.user, kind=self.kind)
-        form = InvoiceTableForm(request.GET or None, kind=self.kind, billable_choices=choices)
+        billables = billables_visible(user=request.user, kind=self.kind)
+        scope_ids = [pk for pk, _number, _name in billables]
+        form = InvoiceTableForm(request.GET or None, kind=self.kind, billable_choices=billable_choices(billables))
         filters = form.filters()
-        queryset = invoice_table(user=request.user, kind=self.kind, filters=filters, today=today)
+        queryset = invoice_table(user=request.user, kind=self.kind, filters=filters, today=today, scope_ids=scope_ids)
         totals = invoice_table_totals(
             queryset=queryset,
+            today=today,
             cache_key=invoice_table_totals_key(
                 user=request.user,
                 kind=self.kind,
                 filters=filters,
                 today=today,
-                scope=[number for number, _label in choices],
+                scope=scope_ids,
             ),
         )
         page_size = filters.get("page_size", DEFAULT_PAGE_SIZE)
         paginator = Paginator(queryset, page_size)
         paginator.count = totals.count  # known from the totals query: no second COUNT
         page = paginator.get_page(filters.get("page"))
-        # The page's rows by id (a covering-index read), not OFFSET over the joined rows.
-        page.object_list = invoice_table_page(
-            queryset=queryset, offset=page.start_index() - 1 if totals.count else 0, limit=page_size, today=today
+        # Previous/Next links carry the edge row of the page they come from (a signed token):
+        # the page is an index seek from there, as cheap at page 1,000 as at page 1. A page
+        # number alone (typed, or an old link) is read by offset.
+        segments = invoice_table_segments(kind=self.kind, sort=filters.get("sort"), today=today)
+        edges = {
+            direction: position_from_token(
+                request.GET[direction],
+                context=_page_context(self.kind, filters, page.number),
+                width=len(segments[0].fields),
+            )
+            for direction in ("after", "before")
+            if request.GET.get(direction)
+        }
+        table_page = invoice_table_page(
+            queryset=queryset,
+            segments=segments,
+            totals=totals,
+            limit=page_size,
+            today=today,
+            filters=filters,
+            offset=page.start_index() - 1 if totals.count else 0,
+            after=edges.get("after"),
+            before=None if edges.get("after") else edges.get("before"),
         )
+        page.object_list = table_page.rows
         rows = _invoice_rows(request.user, page.object_list)
 
         sort = filters.get("sort") or INVOICE_DEFAULT_SORT
@@ -184,20 +219,25 @@ class InvoiceTableView(LoginRequiredMixin, View):
                     "label": label,
                     "numeric": numeric,
                     "aria_sort": aria,
-                    "url": _query(request.GET, sort=next_sort, page=None),
+                    "url": _query(request.GET, sort=next_sort, page=None, after=None, before=None),
                 }
             )
+
+        def link(number: int, **edge) -> str:
+            """The URL of page ``number``; ``edge``: after= or before= the row this page shows."""
+            tokens = {"after": None, "before": None}
+            for direction, position in edge.items():
+                if position is not None:
+                    tokens[direction] = position_token(position, context=_page_context(self.kind, filters, number))
+            return _query(request.GET, page=number, **tokens)
+
         page_links = {
-            "first": _query(request.GET, page=1),
-            "previous": _query(request.GET, page=page.previous_page_number()) if page.has_previous() else None,
-            "next": _query(request.GET, page=page.next_page_number()) if page.has_next() else None,
-            "last": _query(request.GET, page=paginator.num_pages),
+            "first": link(1),
+            "previous": link(page.previous_page_number(), before=table_page.first) if page.has_previous() else None,
+            "next": link(page.next_page_number(), after=table_page.last) if page.has_next() else None,
+            "last": link(paginator.num_pages),
         }
-        filter_keys = {
-            "q", "status", "billable", "invoice_date_from", "invoice_date_to",
-            "due_date_from", "due_date_to", "amount_min", "amount_max",
-        }  # fmt: skip
-        has_filters = any(request.GET.get(key) for key in filter_keys)
+        has_filters = any(request.GET.get(key) for key in TABLE_FILTER_KEYS)
         context = {
             "kind": self.kind,
             "title": _("My Plan Invoices") if self.kind == "plan" else _("My Account Invoices"),

@@ -30,6 +30,7 @@ APT_PACKAGES=(
   chromium               # browser tests (Playwright drives Debian's Chromium)
   gettext                # makemessages / compilemessages
   poppler-utils          # pdftotext / pdffonts in PDF tests
+  wrk                    # the HTTP load generator of bench/run.py (make bench)
 )
 # npm installs axe-core for the accessibility tests; skipped where node/npm already exist.
 command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(npm)

@@ -103,3 +103,37 @@ def test_selecting_all_matching_invoices_runs_a_job_with_a_download_link(page, l
     numbers = {line.split(",")[0] for line in text.splitlines()[1:]}
     assert len(numbers) == BULK_SYNC_LIMIT + 4  # the 51 new ones and the 3 from the fixture
     assert data["foreign"].number not in numbers
+
+
+def test_paging_through_a_sorted_table_with_next_and_previous(page, live_server, browser_login):
+    """Sort by amount, then Next, Next, Previous: every row once, in amount order (keyset links)."""
+    from decimal import Decimal
+
+    company = CompanyFactory()
+    account = ShippingAccountFactory(company=company)
+    user = MembershipFactory(company=company, role=Role.ADMINISTRATOR).user
+    # Many equal amounts: ties are broken by invoice number.
+    made = [
+        InvoiceFactory(account=account, number=f"PAGE{index:08d}", total=Decimal(1000 * (1 + index % 4)))
+        for index in range(23)
+    ]
+    expected = [i.number for i in sorted(made, key=lambda i: (i.total, i.number))]
+
+    browser_login(user)
+    page.goto(f"{live_server.url}/invoices/accounts/?page_size=10")
+    page.click("thead a:text-is('Amount'), thead a:text-is('금액')")
+    page.wait_for_url("**sort=total*")
+
+    def shown() -> list[str]:
+        return page.locator("tbody tr[data-invoice]").evaluate_all("rows => rows.map(r => r.dataset.invoice)")
+
+    pages = [shown()]
+    for number in (2, 3):
+        page.click("nav.invoice-pagination a[rel=next]")
+        page.wait_for_url(f"**page={number}*")
+        pages.append(shown())
+    assert [number for rows in pages for number in rows] == expected
+    assert page.locator("nav.invoice-pagination [aria-current=page]").inner_text().count("3") == 2  # page 3 of 3
+    page.click("nav.invoice-pagination a[rel=prev]")
+    page.wait_for_url("**before=*")
+    assert shown() == expected[10:20]

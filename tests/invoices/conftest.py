@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 import pytest
+import time_machine
 
 from accounts.models import Role
 from invoices.models import Invoice, LineKind
@@ -117,3 +118,14 @@ def _english(client, settings):
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     with translation.override("en"):
         yield
+
+
+# The tables' "today" (display status, past due) in the tests that freeze it.
+TABLE_TODAY = datetime.date(2026, 6, 15)
+
+
+@pytest.fixture
+def table_today():
+    """Freeze the clock at TABLE_TODAY, 12:00 in Seoul."""
+    with time_machine.travel(datetime.datetime(2026, 6, 15, 3, 0, tzinfo=datetime.UTC), tick=False):
+        yield TABLE_TODAY

@@ -10,21 +10,16 @@ import re
 from decimal import Decimal
 
 import pytest
-import time_machine
 from django.urls import reverse
 
 from accounts.models import Role
 from disputes.models import Dispute, DisputeStatus
 from invoices.models import Invoice
 from tests.factories import InvoiceFactory, InvoiceLineFactory, MembershipFactory, ShipmentFactory
+from tests.invoices.conftest import TABLE_TODAY
 
-TODAY = datetime.date(2026, 6, 15)
-
-
-@pytest.fixture(autouse=True)
-def _frozen_today():
-    with time_machine.travel(datetime.datetime(2026, 6, 15, 3, 0, tzinfo=datetime.UTC), tick=False):
-        yield
+TODAY = TABLE_TODAY
+pytestmark = pytest.mark.usefixtures("table_today")
 
 
 @pytest.fixture
