@@ -95,14 +95,17 @@ def keyset_page(
 ) -> KeysetPage:
     """The ids of ``limit`` rows, in the order of ``segments``: after ``after``, else from ``offset``.
 
-    ``segment_counts`` (rows per segment rank) lets an offset skip whole segments; it is
-    needed only when there are several segments. The last field of every segment is the id.
+    ``segment_counts`` (rows per segment rank) lets an offset skip whole segments and keeps
+    the query to the segments the page can reach (a table of 400 accounts as 400 segments
+    reads one or two); without it every segment from the first is a branch of the query.
+    A position in no segment of the list (an account no longer visible) is ignored: the
+    page is read by ``offset``. The last field of every segment is the id.
     """
+    ranks = [segment.rank for segment in segments]
+    if after is not None and after.rank not in ranks:
+        after = None
     start, skip = 0, offset
     if after is not None:
-        ranks = [segment.rank for segment in segments]
-        if after.rank not in ranks:
-            raise ValueError("position of another segment list")
         start, skip = ranks.index(after.rank), 0
     elif skip and len(segments) > 1:
         counts = segment_counts or {}
@@ -115,8 +118,24 @@ def keyset_page(
         else:
             return KeysetPage(ids=[], first=None, last=None)
 
+    reach = [start]  # the segments the page can reach
+    if segment_counts is None:
+        reach += range(start + 1, len(segments))
+    else:
+        # Rows available after the starting point; the first segment's rest is unknown after
+        # a position, so it counts as none.
+        available = 0 if after is not None else segment_counts.get(segments[start].rank, 0) - skip
+        for index in range(start + 1, len(segments)):
+            if available >= limit:
+                break
+            size = segment_counts.get(segments[index].rank, 0)
+            if size:
+                reach.append(index)
+                available += size
+
     branches = []
-    for index, segment in enumerate(segments[start:], start):
+    for index in reach:
+        segment = segments[index]
         branch = queryset.filter(segment.where)
         if index == start and after is not None:
             branch = branch.filter(segment.after(after.values))

@@ -354,9 +354,11 @@ class TableTotals:
 
     count: int
     by_currency: list[dict]
-    # Rows per display status, keyed by the rank of its segment (STATUS_SEGMENTS): a page
-    # of the table sorted by status knows which segment its first row is in.
+    # Rows per segment of the tables sorted by status (keyed by the rank in STATUS_SEGMENTS)
+    # and by account or plan (keyed by its id): a page knows which segment its first row is
+    # in, and which segments it can reach.
     status_counts: dict[int, int]
+    billable_counts: dict[int, int]
 
 
 # A filtered set at least this large keeps its count and sums in the cache for a short time
@@ -366,22 +368,39 @@ TABLE_TOTALS_CACHE_MIN_ROWS = 10_000
 TABLE_TOTALS_CACHE_SECONDS = 60
 
 
-def _totals_query(queryset: QuerySet[Invoice], today: datetime.date) -> TableTotals:
+def _totals_query(queryset: QuerySet[Invoice], today: datetime.date, kind: str) -> TableTotals:
+    billable_field = "plan_id" if kind == "plan" else "account_id"
     per_status = {
         f"status_{rank}": Count("id", filter=_status_q(status, today)) for rank, status in enumerate(STATUS_SEGMENTS)
     }
-    rows = list(
+    groups = list(
         queryset.order_by()
-        .values("currency")
+        .values("currency", billable_field)
         .annotate(count=Count("id"), total=Sum("total"), balance=Sum("balance"), **per_status)
-        .order_by("currency")
+        .order_by()
     )
-    status_counts = {rank: sum(row.pop(f"status_{rank}") for row in rows) for rank in range(len(STATUS_SEGMENTS))}
-    return TableTotals(count=sum(row["count"] for row in rows), by_currency=rows, status_counts=status_counts)
+    by_currency: dict[str, dict] = {}
+    billable_counts: dict[int, int] = {}
+    status_counts = dict.fromkeys(range(len(STATUS_SEGMENTS)), 0)
+    for group in groups:
+        billable_counts[group[billable_field]] = billable_counts.get(group[billable_field], 0) + group["count"]
+        for rank in status_counts:
+            status_counts[rank] += group[f"status_{rank}"]
+        row = by_currency.setdefault(
+            group["currency"], {"currency": group["currency"], "count": 0, "total": Decimal(0), "balance": Decimal(0)}
+        )
+        for name in ("count", "total", "balance"):
+            row[name] += group[name]
+    return TableTotals(
+        count=sum(row["count"] for row in by_currency.values()),
+        by_currency=[by_currency[currency] for currency in sorted(by_currency)],
+        status_counts=status_counts,
+        billable_counts=billable_counts,
+    )
 
 
 def invoice_table_totals(
-    *, queryset: QuerySet[Invoice], today: datetime.date, cache_key: str | None = None
+    *, queryset: QuerySet[Invoice], kind: str, today: datetime.date, cache_key: str | None = None
 ) -> TableTotals:
     """One query: the count, the total and the balance due of the filtered set per currency.
 
@@ -394,7 +413,7 @@ def invoice_table_totals(
         cached = cache.get(cache_key)
         if cached is not None:
             return cached
-    totals = _totals_query(queryset, today)
+    totals = _totals_query(queryset, today, kind)
     if cache_key is not None and totals.count >= TABLE_TOTALS_CACHE_MIN_ROWS:
         cache.set(cache_key, totals, TABLE_TOTALS_CACHE_SECONDS)
     return totals
@@ -417,7 +436,7 @@ def invoice_table_totals_key(*, user, kind: str, filters: dict, today: datetime.
     version = invoice_figures_version(company_ids=company_ids_of(user))
     scope_key = sorted(str(item) for item in scope)
     digest = hashlib.sha256(repr((user.pk, kind, today.isoformat(), signature, scope_key, version)).encode())
-    return f"invoice-table-totals:v2:{digest.hexdigest()[:32]}"
+    return f"invoice-table-totals:v3:{digest.hexdigest()[:32]}"
 
 
 # --- Table pages: segments and keyset pagination (issue 8) ---------------------------------
@@ -444,8 +463,15 @@ def _status_q(status: str, today: datetime.date) -> Q:
     return Q(status=status)
 
 
-def invoice_table_segments(*, kind: str, sort: str | None, today: datetime.date) -> list[Segment]:
-    """How a table sorted by ``sort`` is read: the segments of keyset pagination, in page order."""
+def invoice_table_segments(
+    *, kind: str, sort: str | None, today: datetime.date, billables: list[tuple[int, str, str]]
+) -> list[Segment]:
+    """How a table sorted by ``sort`` is read: the segments of keyset pagination, in page order.
+
+    By status: one segment per display status. By account or plan: one per visible account
+    or plan (``billables``, as ``billables_visible`` gives them), in number order, each read
+    through the scope index by invoice number. Any other column: one segment.
+    """
     sort = sort if sort and sort.lstrip("-") in INVOICE_SORTS else INVOICE_DEFAULT_SORT
     descending = sort.startswith("-")
     key = sort.lstrip("-")
@@ -454,11 +480,14 @@ def invoice_table_segments(*, kind: str, sort: str | None, today: datetime.date)
             Segment(rank=rank, fields=("number", "id"), where=_status_q(status, today))
             for rank, status in enumerate(STATUS_SEGMENTS)
         ]
+    elif key == "billable":
+        field = "plan_id" if kind == "plan" else "account_id"
+        segments = [
+            Segment(rank=pk, fields=("number", "id"), where=Q(**{field: pk}))
+            for pk, _number, _name in sorted(billables, key=lambda billable: billable[1])
+        ]
     else:
-        fields = INVOICE_SORTS[key]
-        if key == "billable":  # the other column is NULL on every row of this table
-            fields = ("plan__number",) if kind == "plan" else ("account__number",)
-        segments = [Segment(rank=0, fields=(*fields, "number", "id"))]
+        segments = [Segment(rank=0, fields=(*INVOICE_SORTS[key], "number", "id"))]
     return reversed_segments(segments) if descending else segments
 
 
@@ -489,10 +518,14 @@ def invoice_table_page(
     """
     from django.db.models import Exists, OuterRef
 
+    ranks = {segment.rank for segment in segments}
+    after = after if after is not None and after.rank in ranks else None  # e.g. an account no longer visible
+    before = before if before is not None and before.rank in ranks else None
     base = queryset.order_by()
     options = {
         "limit": limit,
         "planner_sort": after is None and before is None and _sort_after_filtering(filters, totals.count),
+        "segment_counts": _segment_counts(filters, totals),
     }
     if before is not None:
         page = keyset_page(base, reversed_segments(segments), after=before, **options)
@@ -504,9 +537,7 @@ def invoice_table_page(
             page = keyset_page(base, reversed_segments(segments), **{**options, "limit": tail})
             ids, first, last = page.ids[::-1], page.last, page.first
         else:
-            page = keyset_page(
-                base, segments, after=after, offset=offset, segment_counts=totals.status_counts, **options
-            )
+            page = keyset_page(base, segments, after=after, offset=offset, **options)
             ids, first, last = page.ids, page.first, page.last
     if not ids:
         return TablePage(rows=[], first=None, last=None)
@@ -523,6 +554,11 @@ def invoice_table_page(
     )
     by_id = {invoice.id: invoice for invoice in rows}
     return TablePage(rows=[by_id[pk] for pk in ids if pk in by_id], first=first, last=last)
+
+
+def _segment_counts(filters: dict, totals: TableTotals) -> dict[int, int] | None:
+    key = (filters.get("sort") or INVOICE_DEFAULT_SORT).lstrip("-")
+    return {"status": totals.status_counts, "billable": totals.billable_counts}.get(key)
 
 
 def _sort_after_filtering(filters: dict, count: int) -> bool:

@@ -162,6 +162,7 @@ class InvoiceTableView(LoginRequiredMixin, View):
         queryset = invoice_table(user=request.user, kind=self.kind, filters=filters, today=today, scope_ids=scope_ids)
         totals = invoice_table_totals(
             queryset=queryset,
+            kind=self.kind,
             today=today,
             cache_key=invoice_table_totals_key(
                 user=request.user,
@@ -178,7 +179,7 @@ class InvoiceTableView(LoginRequiredMixin, View):
         # Previous/Next links carry the edge row of the page they come from (a signed token):
         # the page is an index seek from there, as cheap at page 1,000 as at page 1. A page
         # number alone (typed, or an old link) is read by offset.
-        segments = invoice_table_segments(kind=self.kind, sort=filters.get("sort"), today=today)
+        segments = invoice_table_segments(kind=self.kind, sort=filters.get("sort"), today=today, billables=billables)
         edges = {
             direction: position_from_token(
                 request.GET[direction],

@@ -164,3 +164,51 @@ def test_a_page_reached_by_next_costs_the_queries_of_the_first(client, world, in
         with django_assert_max_num_queries(queries):
             response = _get(client, link)
         link = response.context["page_links"]["next"]
+
+
+def test_a_next_link_into_an_account_no_longer_visible_reads_the_page_by_number(client, world, invoices):
+    """Sorted by account, a position names an account; if it left the user's scope meanwhile,
+    the page is read by number (no error, nothing of that account shown)."""
+    from accounts.models import Role
+    from tests.factories import MembershipFactory
+
+    membership = MembershipFactory(
+        company=world.company, role=Role.MANAGER, accounts=[world.account_a, world.account_b]
+    )
+    client.force_login(membership.user)
+    first = client.get(URL, {"sort": "billable", "page_size": PAGE})
+    last_shown = first.context["rows"][-1].invoice
+    link = first.context["page_links"]["next"]
+    membership.accounts.remove(last_shown.account)
+
+    response = _get(client, link)
+
+    remaining = _expected([i for i in invoices if i.account_id != last_shown.account_id], "billable")
+    page = min(2, -(-len(remaining) // PAGE))  # page 2, or the last page when fewer are left
+    assert response.context["page"].number == page
+    assert _numbers(response) == remaining[(page - 1) * PAGE : page * PAGE]
+    assert last_shown.number not in _numbers(response)
+
+
+@pytest.mark.parametrize("sort", ["billable", "-billable"])
+def test_sorted_by_account_pages_span_accounts_of_any_size(client, world, sort):
+    """Each account is a segment: pages start mid-account, span several small ones, skip empty ones."""
+    from tests.factories import ShippingAccountFactory
+
+    made = []
+    for index, size in enumerate((0, 3, 12, 1, 9, 0, 4)):
+        account = ShippingAccountFactory(company=world.company, number=f"SEG{index:03d}")
+        made += [InvoiceFactory(account=account, number=f"S{index}{n:06d}") for n in range(size)]
+    made = [Invoice.objects.select_related("account").get(pk=i.pk) for i in made]
+    expected = _expected(made, sort)
+    client.force_login(world.admin)
+
+    response = client.get(URL, {"sort": sort, "page_size": PAGE})
+    seen = _numbers(response)
+    while response.context["page_links"]["next"]:
+        response = _get(client, response.context["page_links"]["next"])
+        seen += _numbers(response)
+    assert seen == expected
+    for page in (1, 2, 3):
+        by_number = client.get(URL, {"sort": sort, "page_size": PAGE, "page": page})
+        assert _numbers(by_number) == expected[(page - 1) * PAGE : page * PAGE]

@@ -316,3 +316,18 @@ def test_temporary_account_invoices_offer_no_online_payment_or_dispute(client, w
     assert f"/disputes/new/?invoice={invoice.number}" not in body
     assert "cannot be paid or disputed online" in body
     assert temporary.billing_contact_phone in body
+
+
+def test_account_filter_escapes_names_and_marks_the_chosen_account(client, world, table):
+    world.account_b.name = '<img src=x onerror="alert(1)"> & "부산"'
+    world.account_b.save()
+    client.force_login(world.admin)
+    response = client.get(URL, {"billable": world.account_b.number})
+    body = response.content.decode()
+    assert '<img src=x onerror="alert(1)">' not in body
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt; &amp; &quot;부산&quot;" in body
+    options = re.findall(
+        r'<option value="([^"]*)"( selected)?>', body.split('name="billable"', 1)[1].split("</select>")[0]
+    )
+    assert [value for value, chosen in options if chosen] == [world.account_b.number]
+    assert {value for value, _chosen in options} == {"", world.account_a.number, world.account_b.number}
