@@ -40,7 +40,7 @@ from django.utils.translation import gettext_lazy
 from accounts.access import Action, role_allows
 from accounts.models import AuditEvent, BillingPlan, Company, Membership, Role, ShippingAccount
 from accounts.selectors import account_list_visible, plan_list_visible
-from accounts.services import audit_record
+from accounts.services import audit_event_build, audit_record
 from billing_centre.exceptions import ApplicationError
 from billing_centre.money import format_money, quantize
 from invoices.models import Invoice, InvoiceStatus
@@ -60,7 +60,6 @@ from .services import (
     NOT_SENT,
     PaymentRequest,
     PaymentSource,
-    audit_event_build,
     invoice_checks,
     kind_allowed,
     payment_charge,
@@ -77,9 +76,10 @@ logger = logging.getLogger(__name__)
 TERMS_VERSION = "2026-11"
 # A soft decline (insufficient funds, processing error) is tried again on this many later runs.
 MAX_RETRIES = 3
-# While charging, a run looks at its schedule's status again every this many charges: a pause
-# made meanwhile (by a person, or a deleted payment method) stops the charges left.
-STATUS_CHECK_EVERY = 25
+# A run opens, charges and records payments this many at a time, and looks at its schedule's
+# status before each chunk: a pause made meanwhile (by a person, or a deleted payment method)
+# stops the charges left. Payments wait processing-but-unsent for one chunk's charges at most.
+CHUNK = 25
 # Card expiry reminders go out this many days before the card's last valid day.
 EXPIRY_REMINDER_DAYS = 30
 # Disputes being looked at (disputes' OPEN_DISPUTE_STATUSES; payments never imports disputes).
@@ -287,8 +287,14 @@ def _gave_up(prior: list[AutoPayAttempt]) -> bool:
     return sum(a.outcome == Outcome.FAILED_SOFT and a.decline_code != "not_sent" for a in prior) > MAX_RETRIES
 
 
-def _in_progress(prior: list[AutoPayAttempt]) -> bool:
-    return any(a.outcome in (Outcome.PAID, Outcome.PROCESSING, Outcome.PENDING) for a in prior)
+def _in_progress(prior: list[AutoPayAttempt], today: datetime.date) -> bool:
+    """Paid, or a payment may be under way. A claim of an earlier day that never got a payment
+    (the run stopped or crashed before reaching it) is not: that invoice is tried again."""
+    return any(
+        a.outcome in (Outcome.PAID, Outcome.PROCESSING)
+        or (a.outcome == Outcome.PENDING and (a.payment_id is not None or a.run_on >= today))
+        for a in prior
+    )
 
 
 def _checks_by_invoice(invoices: list[Invoice], method_kind: str | None) -> dict[int, object]:
@@ -344,7 +350,7 @@ def _preview(schedule, covered, before, reserved, history, checks, today) -> Pre
             and not kind_allowed(schedule.method.kind, invoice.billable.country)
         ):
             check = type(check)(invoice=invoice, amount=check.amount, reason="method_not_allowed")
-        if remaining <= 0 or _in_progress(prior):
+        if remaining <= 0 or _in_progress(prior, today):
             action = "in_progress"
         elif _gave_up(prior):
             action = "gave_up"
@@ -689,45 +695,45 @@ def autopay_run(*, today: datetime.date | None = None, recorder=None) -> Counter
 def autopay_schedule_run(*, schedule_id: int, today: datetime.date) -> Counter:
     """Pay what one schedule owes today; one attempt row (and at most one payment) per invoice per run.
 
-    Three steps, so that the queries do not grow with the invoices beyond the gateway's own:
+    Batched, so that the queries do not grow with the invoices beyond the gateway's own:
 
-    1. ``_claim``: one transaction that holds the schedule's row lock claims the day's attempts and
-       writes their payments as *processing* (``payments_open``), then commits. A second run waits
-       for the lock, then finds today's attempts and leaves those invoices alone;
-    2. the gateway is asked to charge each payment, one after the other. A hard decline stops the
-       charges of the schedule that day, and so does a pause made meanwhile (looked at every
-       ``STATUS_CHECK_EVERY`` charges): the payments left are failed as ``not_sent``, never sent;
-    3. ``_record``: one transaction settles the payments (``payments_settle``), records each
-       attempt's outcome and audit event, and pauses the schedule after a hard decline; receipts
-       and notices go out after the commit.
+    1. ``_claim``: one transaction that holds the schedule's row lock inserts the day's attempts
+       and commits. A second run waits for the lock, then finds today's attempts and leaves
+       those invoices alone;
+    2. then, ``CHUNK`` attempts at a time (``_pay_chunk``): the schedule must still be active;
+       their payments are opened as *processing* (``payments_open``: locks, balances re-checked,
+       credits first) and committed; the gateway is asked to charge each (``payment_charge``
+       sends a payment only while it is processing and unsent); one transaction settles the
+       answers (``payments_settle``), records each attempt's outcome and audit event, and
+       pauses the schedule after a hard decline; receipts and notices go out after the commit.
 
-    A crash between the steps leaves processing payments and attempts that ``payment_reconcile``
-    and ``autopay_attempts_sync`` settle; nothing is charged twice.
+    A hard decline, or a pause made meanwhile, stops the run: the payments of the chunk not yet
+    sent fail as ``not_sent`` (never sent; retried once AutoPay is resumed), and the attempts
+    of later chunks are removed, as if the run had not reached them. A crash leaves processing
+    payments for ``payment_reconcile`` (and ``autopay_attempts_sync``), or claimed attempts
+    without a payment, which the next day's run tries again; nothing is charged twice.
     """
     counts: Counter = Counter()
     claimed = _claim(schedule_id, today, counts)
     if claimed is None:
         return counts
-    schedule, source, to_charge = claimed
-    charged: list[tuple[AutoPayAttempt, ChargeResult]] = []
-    unsent: list[AutoPayAttempt] = []
-    hard_decline = stopped = False
-    for index, attempt in enumerate(to_charge):
-        if not stopped and index and index % STATUS_CHECK_EVERY == 0:
-            stopped = not AutoPaySchedule.objects.filter(pk=schedule.pk, status=AutoPaySchedule.Status.ACTIVE).exists()
-        if stopped:
-            unsent.append(attempt)
-            continue
-        result = payment_charge(attempt.payment, source)
-        charged.append((attempt, result))
-        if result.outcome == GatewayOutcome.DECLINED and not decline_is_soft(result.decline_code):
-            hard_decline = stopped = True  # this method will not pay today: nothing more is sent
-    _record(schedule, charged, unsent, hard_decline=hard_decline, counts=counts)
+    schedule, source, paying = claimed
+    for start in range(0, len(paying), CHUNK):
+        chunk = paying[start : start + CHUNK]
+        active = AutoPaySchedule.objects.filter(pk=schedule.pk, status=AutoPaySchedule.Status.ACTIVE).exists()
+        if not active or not _pay_chunk(schedule, source, chunk, counts):
+            # Stopped: the invoices not reached are not attempted today.
+            AutoPayAttempt.objects.filter(
+                pk__in=[a.pk for a in paying[start if not active else start + CHUNK :]],
+                outcome=Outcome.PENDING,
+                payment__isnull=True,
+            ).delete()
+            break
     return counts
 
 
 def _claim(schedule_id: int, today: datetime.date, counts: Counter):
-    """Step 1: the day's attempts and their processing payments, committed; (schedule, source, to charge)."""
+    """Step 1: the day's attempts, committed; (schedule, payment source, attempts to pay) or None."""
     with transaction.atomic():
         schedule = (
             AutoPaySchedule.objects.select_for_update(of=("self",))
@@ -743,7 +749,7 @@ def _claim(schedule_id: int, today: datetime.date, counts: Counter):
         paying: list[AutoPayAttempt] = []
         for invoice in invoices:
             prior = history.get((schedule.id, invoice.id), [])
-            if any(a.run_on == today for a in prior) or _in_progress(prior) or _gave_up(prior):
+            if any(a.run_on == today for a in prior) or _in_progress(prior, today) or _gave_up(prior):
                 continue
             remaining = checks[invoice.id].amount  # the balance less payments in flight
             if remaining <= 0:
@@ -766,47 +772,69 @@ def _claim(schedule_id: int, today: datetime.date, counts: Counter):
                 paying.append(attempt)
         if not attempts:
             return None
-        source = PaymentSource.from_method(schedule.method) if paying else None
         try:
             with transaction.atomic():
-                answers = payments_open(
-                    requests=[
-                        PaymentRequest(idempotency_key=a.idempotency_key, invoice_ids=[a.invoice_id]) for a in paying
-                    ],
-                    source=source,
-                    company=schedule.company,
-                    payer_email=_receipt_address(schedule) if paying else "",
-                )
-                to_charge = []
-                for attempt in paying:
-                    answer = answers[attempt.idempotency_key]
-                    if isinstance(answer, ApplicationError):
-                        attempt.outcome = Outcome.SKIPPED_NOT_PAYABLE
-                        attempt.message = str(answer.message)[:300]
-                        continue
-                    attempt.payment = answer.payments[0] if answer.payments else None
-                    for name, value in _outcome_of(attempt.payment).items():
-                        setattr(attempt, name, value)
-                    if attempt.payment is not None and not answer.replayed and attempt.outcome == Outcome.PROCESSING:
-                        to_charge.append(attempt)
                 # The claim: one row per (schedule, invoice, attempt number) and per run day.
                 AutoPayAttempt.objects.bulk_create(attempts)
         except IntegrityError:
             counts["claimed_elsewhere"] += len(attempts)  # another run claimed them first: it pays them
             return None
-        charging = {id(a) for a in to_charge}
-        settled = [a for a in paying if a.outcome != Outcome.SKIPPED_NOT_PAYABLE and id(a) not in charging]
-        AuditEvent.objects.bulk_create(_attempt_event(schedule, a) for a in settled)  # credits covered them
         for attempt in attempts:
-            if id(attempt) not in charging:
+            if attempt.outcome != Outcome.PENDING:
                 counts[attempt.outcome] += 1
             if attempt.outcome in (Outcome.SKIPPED_OVER_LIMIT, Outcome.SKIPPED_METHOD):
                 _notify_after_commit(attempt.id)
-    return schedule, source, to_charge
+    source = PaymentSource.from_method(schedule.method) if paying else None
+    return schedule, source, paying
+
+
+def _pay_chunk(schedule, source, chunk: list[AutoPayAttempt], counts: Counter) -> bool:
+    """Open, charge and record the payments of ``chunk``; False when the run must stop."""
+    with transaction.atomic():
+        answers = payments_open(
+            requests=[PaymentRequest(idempotency_key=a.idempotency_key, invoice_ids=[a.invoice_id]) for a in chunk],
+            source=source,
+            company=schedule.company,
+            payer_email=_receipt_address(schedule),
+        )
+        to_charge, settled = [], []
+        for attempt in chunk:
+            answer = answers[attempt.idempotency_key]
+            if isinstance(answer, ApplicationError):  # paid or disputed meanwhile, say
+                attempt.outcome, attempt.message = Outcome.SKIPPED_NOT_PAYABLE, str(answer.message)[:300]
+                settled.append(attempt)
+                continue
+            attempt.payment = answer.payments[0] if answer.payments else None
+            for name, value in _outcome_of(attempt.payment).items():
+                setattr(attempt, name, value)
+            if attempt.payment is not None and not answer.replayed and attempt.outcome == Outcome.PROCESSING:
+                to_charge.append(attempt)
+            else:
+                settled.append(attempt)  # credits covered it (or a replay's known outcome)
+        linked = [a for a in chunk if a.payment_id is not None]
+        if linked:  # one statement: the payment ids all differ
+            AutoPayAttempt.objects.bulk_update(linked, ["payment"])
+        rows_update(chunk, ["outcome", "decline_code", "message"])
+        AuditEvent.objects.bulk_create(_attempt_event(schedule, a) for a in settled)
+    for attempt in settled:
+        counts[attempt.outcome] += 1
+    charged: list[tuple[AutoPayAttempt, ChargeResult]] = []
+    unsent: list[AutoPayAttempt] = []
+    hard_decline = False
+    for attempt in to_charge:
+        if hard_decline:
+            unsent.append(attempt)
+            continue
+        result = payment_charge(attempt.payment, source)
+        charged.append((attempt, result))
+        if result.outcome == GatewayOutcome.DECLINED and not decline_is_soft(result.decline_code):
+            hard_decline = True  # this method will not pay today: nothing more is sent
+    _record(schedule, charged, unsent, hard_decline=hard_decline, counts=counts)
+    return not hard_decline
 
 
 def _record(schedule, charged, unsent, *, hard_decline: bool, counts: Counter) -> None:
-    """Step 3: settle what the gateway answered (and what was never sent) and record each attempt."""
+    """Settle what the gateway answered (and what was never sent) and record each attempt."""
     with transaction.atomic():
         if hard_decline:
             try:

@@ -117,6 +117,8 @@ class Payment(models.Model):
     payer_email = models.EmailField(_("receipt e-mail"), blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     settled_at = models.DateTimeField(_("settled"), null=True, blank=True)
+    # When the charge was sent to the gateway (``payment_charge``); empty: never sent.
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("payment")

@@ -694,7 +694,22 @@ def payment_create(
 
 
 def payment_charge(payment: Payment, source: PaymentSource) -> ChargeResult:
-    """Ask the gateway to charge a payment committed as processing; any failure is an unknown outcome."""
+    """Ask the gateway to charge a payment committed as processing; any failure is an unknown outcome.
+
+    The payment is first marked sent, in one conditional UPDATE, only while it is processing and
+    unsent. Reconciliation fails a payment as never sent only under its row lock and only while
+    it is unsent, so the two exclude each other: a payment failed as never sent is not charged
+    afterwards (the answer is then "unknown", and ``payments_settle`` leaves a settled payment
+    alone), and a payment marked sent is never failed as unsent while its charge is under way.
+    """
+    sent_at = timezone.now()
+    marked = Payment.objects.filter(pk=payment.pk, status=PaymentStatus.PROCESSING, sent_at__isnull=True).update(
+        sent_at=sent_at
+    )
+    if not marked:
+        logger.warning("Payment %s was not charged: no longer processing, or already sent", payment.reference)
+        return ChargeResult.unknown()
+    payment.sent_at = sent_at
     gateway = get_gateway(payment.gateway)
     try:
         return gateway.charge(
@@ -774,7 +789,11 @@ def payments_settle(*, results: list[tuple[int, ChargeResult]], actor=None, sour
                 payment.failure_message = decline_message(result.decline_code)[:300]
                 to = PaymentStatus.FAILED
                 data = {"source": source, "code": result.decline_code, "kind": str(result.decline_kind or "")}
-            elif result.outcome == Outcome.NOT_FOUND and timezone.now() - payment.created_at >= NOT_SENT_AFTER:
+            elif result.outcome == Outcome.NOT_FOUND and timezone.now() - (
+                payment.sent_at or payment.created_at
+            ) >= NOT_SENT_AFTER:
+                # Unknown to the gateway: never sent (a crash, or a batch that has not reached it:
+                # payment_charge will not send it now), or sent and lost long enough ago.
                 payment.failure_code = "not_sent"
                 payment.failure_message = decline_message("not_sent")[:300]
                 to = PaymentStatus.FAILED

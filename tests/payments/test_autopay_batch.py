@@ -1,7 +1,8 @@
-"""AutoPay pays a schedule's invoices as one batch: claimed and written as processing together,
-charged one by one, settled together. A hard decline or a pause stops the charges left (never
-sent, tried again later), a crash between the steps is reconciled, and the queries do not grow
-with the invoices beyond the gateway's own."""
+"""AutoPay pays a schedule's invoices as a batch: claimed together, then in chunks opened as
+processing, charged one by one and settled together. A hard decline or a pause stops the charges
+left (never sent, tried again later), a crash between the steps is reconciled, reconciliation
+during a long batch never leads to a lost or double charge, and the queries do not grow with
+the invoices beyond the gateway's own."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import datetime
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.core import mail
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -30,7 +32,7 @@ from payments.services import payment_reconcile
 from tests.factories import InvoiceFactory, ShippingAccountFactory
 
 from .conftest import CARD_EXPIRED, CARD_OK, card_method
-from .test_autopay import at, attempts, issue, run, setup_autopay
+from .test_autopay import SEOUL, at, attempts, issue, run, setup_autopay
 
 pytestmark = pytest.mark.django_db
 
@@ -127,20 +129,116 @@ def test_a_card_declined_hard_is_charged_once_per_run_not_once_per_invoice(admin
     assert outcomes == [Outcome.FAILED_HARD] + [Outcome.FAILED_SOFT] * 3
 
 
-def test_a_pause_made_while_the_run_charges_stops_the_charges_left(
+def test_a_pause_made_while_the_run_charges_stops_it_at_the_next_chunk(
     admin_user, account, wallet_card, gateway, monkeypatch
 ):
-    monkeypatch.setattr(autopay, "STATUS_CHECK_EVERY", 2)
+    monkeypatch.setattr(autopay, "CHUNK", 2)
     schedule = setup_autopay(admin_user, account, wallet_card, days_before_due=0)
     invoices = four_invoices(account)
     stub = gateway(PauseOnFirstCall(admin_user, schedule))
 
     run(DUE)
 
-    assert stub.calls == 2  # the status is looked at again after two charges
-    outcomes = [a.outcome for inv in invoices for a in attempts(inv)]
-    assert outcomes == [Outcome.PAID, Outcome.PAID, Outcome.FAILED_SOFT, Outcome.FAILED_SOFT]
+    assert stub.calls == 2  # the status is looked at again before the next chunk of two
+    outcomes = [[a.outcome for a in attempts(inv)] for inv in invoices]
+    # The invoices the run did not reach are not attempted today (as if the run had stopped there).
+    assert outcomes == [[Outcome.PAID], [Outcome.PAID], [], []]
+    assert Payment.objects.count() == 2
     assert not [m for m in mail.outbox if not m.attachments]  # no decline notices: nothing was declined
+
+
+def test_a_pause_right_after_the_claim_charges_nothing(admin_user, account, wallet_card, monkeypatch):
+    schedule = setup_autopay(admin_user, account, wallet_card, days_before_due=0)
+    invoices = four_invoices(account)
+    claim = autopay._claim
+
+    def claim_then_pause(*args, **kwargs):
+        claimed = claim(*args, **kwargs)
+        autopay.autopay_pause(actor=admin_user, schedule=schedule)
+        return claimed
+
+    monkeypatch.setattr(autopay, "_claim", claim_then_pause)
+    run(DUE)
+
+    assert not SimulatedCharge.objects.exists()
+    assert not Payment.objects.exists()
+    assert [attempts(inv) for inv in invoices] == [[], [], [], []]
+
+
+def test_a_hard_decline_in_one_chunk_leaves_later_chunks_unattempted(
+    admin_user, company, account, wallet_card, gateway, monkeypatch
+):
+    monkeypatch.setattr(autopay, "CHUNK", 2)
+    schedule = setup_autopay(admin_user, account, wallet_card, days_before_due=0)
+    first, second, third, fourth = four_invoices(account)
+    stub = gateway(HardDeclineOnCall(1))
+
+    run(DUE)
+
+    assert stub.calls == 1
+    assert [a.outcome for a in attempts(first)] == [Outcome.FAILED_HARD]
+    assert [(a.outcome, a.decline_code) for a in attempts(second)] == [(Outcome.FAILED_SOFT, "not_sent")]
+    assert attempts(third) == [] and attempts(fourth) == []  # never claimed a payment: no noise in the history
+    assert Payment.objects.count() == 2
+
+    gateway(None)
+    with at(DUE + datetime.timedelta(days=1)):
+        autopay.autopay_resume(actor=admin_user, schedule=schedule)
+    run(DUE + datetime.timedelta(days=1))
+    for invoice in (second, third, fourth):
+        invoice.refresh_from_db()
+        assert invoice.balance == 0
+
+
+class ReconcileAfterFirstCharge(SimulatedGateway):
+    """The simulated gateway; right after the first charge, 20 minutes pass and reconciliation
+    runs (a long batch): the payments opened but not yet sent look like payments never sent."""
+
+    def __init__(self, clock):
+        self.clock, self.calls = clock, 0
+
+    def charge(self, **kwargs):
+        self.calls += 1
+        result = super().charge(**kwargs)
+        if self.calls == 1:
+            self.clock.shift(datetime.timedelta(minutes=20))
+            payment_reconcile()
+        return result
+
+
+def test_reconciliation_during_a_long_batch_never_leads_to_a_charge_lost_or_taken_twice(
+    admin_user, account, wallet_card, gateway
+):
+    setup_autopay(admin_user, account, wallet_card, days_before_due=0)
+    invoices = four_invoices(account)
+
+    start = datetime.datetime.combine(DUE, datetime.time(9), tzinfo=SEOUL)
+    with time_machine.travel(start, tick=False) as clock:
+        stub = gateway(ReconcileAfterFirstCharge(clock))
+        autopay.autopay_schedule_run(schedule_id=AutoPaySchedule.objects.get().id, today=DUE)
+
+    # The first charge was applied once (by reconciliation or the batch, whichever came first);
+    # the others, failed as never sent meanwhile, were not charged afterwards.
+    assert stub.calls == 1
+    assert SimulatedCharge.objects.count() == 1
+    invoices[0].refresh_from_db()
+    assert invoices[0].balance == 0
+    assert [a.outcome for a in attempts(invoices[0])] == [Outcome.PAID]
+    for invoice in invoices[1:]:
+        [attempt] = attempts(invoice)
+        assert (attempt.outcome, attempt.decline_code) == (Outcome.FAILED_SOFT, "not_sent")
+        invoice.refresh_from_db()
+        assert invoice.amount_paid == 0
+    for payment in Payment.objects.all():
+        charged = SimulatedCharge.objects.filter(idempotency_key=payment.idempotency_key).exists()
+        assert charged == (payment.status == PaymentStatus.SUCCEEDED)
+
+    gateway(None)
+    run(DUE + datetime.timedelta(days=1))  # tried again the next day, once each
+    assert SimulatedCharge.objects.count() == 4
+    for invoice in invoices:
+        invoice.refresh_from_db()
+        assert invoice.balance == 0
 
 
 def test_charges_never_sent_do_not_count_as_tries(admin_user, account, wallet_card):
@@ -163,6 +261,7 @@ def test_charges_never_sent_do_not_count_as_tries(admin_user, account, wallet_ca
     assert invoice.balance == 0
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_crash_after_the_claim_leaves_processing_payments_that_reconciliation_settles(
     admin_user, account, wallet_card, monkeypatch
 ):
@@ -173,6 +272,7 @@ def test_a_crash_after_the_claim_leaves_processing_payments_that_reconciliation_
         pass
 
     def crash(payment, source):
+        assert not connection.in_atomic_block  # the payment is committed before the gateway is asked
         raise Crash
 
     monkeypatch.setattr(autopay, "payment_charge", crash)
@@ -199,12 +299,13 @@ def test_a_crash_after_the_claim_leaves_processing_payments_that_reconciliation_
     ]
 
 
-def test_the_queries_of_a_run_do_not_grow_with_its_invoices_beyond_the_gateways_own(admin_user, company):
-    """10 and 30 invoices: the run's own statements are the same (but for one look at the status
-    every ``STATUS_CHECK_EVERY`` charges); only the simulated gateway's grow with the charges."""
+def test_the_queries_of_a_run_do_not_grow_with_its_invoices_beyond_the_gateways_own(admin_user, company, monkeypatch):
+    """10, 20 and 30 invoices in chunks of 10: each chunk costs the same few statements (plus one
+    per charge, marking it sent), whatever the invoices; only the simulated gateway's grow."""
+    monkeypatch.setattr(autopay, "CHUNK", 10)
     card = card_method(company, CARD_OK)
     measured = {}
-    for size in (10, 30):
+    for size in (10, 20, 30):
         account = ShippingAccountFactory(company=company)
         schedule = setup_autopay(admin_user, account, card, days_before_due=0)
         for n in range(size):
@@ -219,9 +320,10 @@ def test_the_queries_of_a_run_do_not_grow_with_its_invoices_beyond_the_gateways_
         ]
         measured[size] = len(ours)
 
-    assert measured[30] - measured[10] <= 30 // autopay.STATUS_CHECK_EVERY
-    assert measured[10] <= 40
-    assert Payment.objects.filter(status=PaymentStatus.SUCCEEDED).count() == 40
+    per_chunk = measured[20] - measured[10]
+    assert measured[30] - measured[20] == per_chunk  # the same for every chunk of 10
+    assert per_chunk <= 10 + 25  # one "sent" mark per charge, and at most 25 per chunk
+    assert Payment.objects.filter(status=PaymentStatus.SUCCEEDED).count() == 60
 
 
 def test_a_credit_is_used_once_across_the_batch_in_due_date_order(admin_user, account, wallet_card):
