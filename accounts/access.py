@@ -68,6 +68,13 @@ def company_ids_of(user) -> list[int]:
     return list(_memberships(user))
 
 
+def roles_of(user) -> frozenset[str]:
+    """The roles the user holds in any company (the request's cached memberships)."""
+    if not getattr(user, "is_authenticated", False):
+        return frozenset()
+    return frozenset(membership.role for membership in _memberships(user).values())
+
+
 def role_subquery(user, company_id) -> Subquery:
     """The user's role in the company ``company_id`` (an expression such as ``OuterRef(...)``),
     to annotate rows a scoped selector already found: for such a row, ``role_allows`` on it

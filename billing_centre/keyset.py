@@ -101,6 +101,8 @@ def keyset_page(
     A position in no segment of the list (an account no longer visible) is ignored: the
     page is read by ``offset``. The last field of every segment is the id.
     """
+    if not segments:  # e.g. sorted by account, and no account is visible
+        return KeysetPage(ids=[], first=None, last=None)
     ranks = [segment.rank for segment in segments]
     if after is not None and after.rank not in ranks:
         after = None

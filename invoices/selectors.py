@@ -618,6 +618,18 @@ def invoice_list_for_export(*, user, numbers=None, ids=None) -> QuerySet[Invoice
     return _with_document_data(queryset).order_by("number")
 
 
+def invoice_get_for_download(*, user, number: str) -> Invoice | None:
+    """``invoice_list_for_export`` of one number, with ``user_role``: the user's role in the
+    invoice's company (``accounts.access.role_subquery``), in the same query. None outside scope."""
+    from django.db.models import OuterRef
+    from django.db.models.functions import Coalesce
+
+    from accounts.access import role_subquery
+
+    role = role_subquery(user, Coalesce(OuterRef("account__company_id"), OuterRef("plan__company_id")))
+    return invoice_list_for_export(user=user, numbers=[number]).annotate(user_role=role).first()
+
+
 def invoice_detail_visible(*, user, number: str, today: datetime.date) -> Invoice | None:
     """The invoice page: lines with shipments, payments applied and disputes, in a fixed number of queries."""
     from django.db.models import Exists, OuterRef

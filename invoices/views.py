@@ -13,8 +13,6 @@ from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import OuterRef
-from django.db.models.functions import Coalesce
 from django.http import (
     FileResponse,
     Http404,
@@ -31,7 +29,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
 
-from accounts.access import Action, require, role_allows, role_subquery, user_can
+from accounts.access import Action, require, role_allows, user_can
 from billing_centre.exceptions import ApplicationError
 from billing_centre.keyset import position_from_token, position_token
 
@@ -56,6 +54,7 @@ from .selectors import (
     billable_choices_visible,
     billables_visible,
     invoice_detail_visible,
+    invoice_get_for_download,
     invoice_list_for_export,
     invoice_list_visible,
     invoice_table,
@@ -187,7 +186,7 @@ class InvoiceTableView(LoginRequiredMixin, View):
                 width=len(segments[0].fields),
             )
             for direction in ("after", "before")
-            if request.GET.get(direction)
+            if request.GET.get(direction) and segments
         }
         table_page = invoice_table_page(
             queryset=queryset,
@@ -316,8 +315,7 @@ def _downloadable_invoice_or_404(request, number: str) -> Invoice:
     user's role in the invoice's company comes with it, and ``role_allows`` decides (403). For a
     visible invoice that is the role ``require`` finds: the scope already holds the account or plan.
     """
-    role = role_subquery(request.user, Coalesce(OuterRef("account__company_id"), OuterRef("plan__company_id")))
-    invoice = invoice_list_for_export(user=request.user, numbers=[number]).annotate(user_role=role).first()
+    invoice = invoice_get_for_download(user=request.user, number=number)
     if invoice is None:
         raise Http404
     if not role_allows(invoice.user_role or "", Action.DOWNLOAD):

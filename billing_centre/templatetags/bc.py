@@ -40,18 +40,12 @@ def nav_current(context, *view_names):
 
 @register.simple_tag(takes_context=True)
 def nav_roles(context):
-    """The roles the logged-in user holds in any company (one query, cached on the request)."""
-    request = context.get("request")
-    user = getattr(request, "user", None)
-    if request is None or not getattr(user, "is_authenticated", False):
-        return frozenset()
-    roles = getattr(request, "_bc_nav_roles", None)
-    if roles is None:
-        from accounts.models import Membership
+    """The roles the logged-in user holds in any company (the request's cached memberships,
+    which the page's access checks read too)."""
+    from accounts.access import roles_of
 
-        roles = frozenset(Membership.objects.filter(user=user).values_list("role", flat=True))
-        request._bc_nav_roles = roles
-    return roles
+    request = context.get("request")
+    return roles_of(getattr(request, "user", None))
 
 
 CHART_WIDTH = 480

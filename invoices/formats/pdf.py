@@ -7,7 +7,6 @@ Rendering is pure: ``services.invoice_document_get`` decides when to render and 
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 import logging
@@ -93,23 +92,7 @@ def render_invoice_pdf(invoice: Invoice, *, language: str, version: int = 1) -> 
         html = render_to_string("invoices/pdf/invoice.html", context)
         stylesheets = _stylesheets(language)
     document = HTML(string=html, base_url=str(settings.BASE_DIR))
-    pdf = document.write_pdf(stylesheets=stylesheets, font_config=_font_config())
-    _freeze_long_lived_objects()
-    return pdf
-
-
-@cache
-def _freeze_long_lived_objects() -> None:
-    """Once per process, after the first render: keep what is loaded out of full GC passes.
-
-    A render allocates enough short-lived objects to trigger the cyclic garbage collector, and
-    each full pass walks every object of the process: Django, WeasyPrint, its caches and the
-    fonts, none of which ever becomes garbage. That was ~12% of a render (issue 8 bench).
-    ``gc.freeze()`` moves the objects alive now to a permanent generation that the collector
-    skips (reference counting still frees them); ``gc.collect()`` first, so no garbage is frozen.
-    """
-    gc.collect()
-    gc.freeze()
+    return document.write_pdf(stylesheets=stylesheets, font_config=_font_config())
 
 
 @cache

@@ -17,15 +17,18 @@ DEFINITION = (
 
 def create(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {NAME} ON invoices_invoice {DEFINITION}")
+        schema_editor.execute(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {NAME} ON invoices_invoice {DEFINITION}")
 
 
 def drop(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(f"DROP INDEX IF EXISTS {NAME}")
+        schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {NAME}")
 
 
 class Migration(migrations.Migration):
+    # CONCURRENTLY: the invoice table stays writable while the index is built (not in a transaction).
+    atomic = False
+
     dependencies = [("invoices", "0003_table_performance_indexes")]
 
     operations = [migrations.RunPython(create, drop)]

@@ -24,9 +24,9 @@ def _swap(schema_editor, create: dict, drop: dict) -> None:
     if schema_editor.connection.vendor != "postgresql":
         return
     for name, definition in create.items():
-        schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {name} ON invoices_invoice {definition}")
+        schema_editor.execute(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON invoices_invoice {definition}")
     for name in drop:
-        schema_editor.execute(f"DROP INDEX IF EXISTS {name}")
+        schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
 
 
 def forwards(apps, schema_editor):
@@ -38,6 +38,9 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
+    # CONCURRENTLY: the invoice table stays writable while the index is built (not in a transaction).
+    atomic = False
+
     dependencies = [("invoices", "0004_unpaid_status_index")]
 
     operations = [migrations.RunPython(forwards, backwards)]

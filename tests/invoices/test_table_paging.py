@@ -212,3 +212,36 @@ def test_sorted_by_account_pages_span_accounts_of_any_size(client, world, sort):
     for page in (1, 2, 3):
         by_number = client.get(URL, {"sort": sort, "page_size": PAGE, "page": page})
         assert _numbers(by_number) == expected[(page - 1) * PAGE : page * PAGE]
+
+
+@pytest.mark.parametrize("url", ["/invoices/plans/", "/invoices/accounts/"])
+@pytest.mark.parametrize("query", [{"sort": "billable"}, {"sort": "-billable", "after": "x", "page": "2"}])
+def test_sorting_by_account_or_plan_with_none_visible_shows_an_empty_table(client, world, url, query):
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory())  # no membership: nothing is visible
+    response = client.get(url, query)
+    assert response.status_code == 200
+    assert response.context["rows"] == []
+
+
+@pytest.mark.parametrize("direction", ["next", "previous"])
+def test_the_link_continues_from_the_row_shown_even_when_rows_arrive_meanwhile(client, world, invoices, direction):
+    """Next starts right after the last row shown (an index seek), not at an offset that a new
+    invoice at the top would shift by one; Previous ends right before the first row shown."""
+    client.force_login(world.admin)
+    response = client.get(URL, {"sort": "total", "page_size": PAGE, "page": 2})
+    shown = _numbers(response)
+    link = response.context["page_links"][direction]
+    InvoiceFactory(account=world.account_a, number="PG00000000AA", total=Decimal(1))  # sorts first
+    InvoiceFactory(account=world.account_a, number="PG00000000AB", total=Decimal(2))
+
+    following = _numbers(_get(client, link))
+
+    order = _expected(invoices, "total")
+    if direction == "next":
+        start = order.index(shown[-1]) + 1
+        assert following == order[start : start + PAGE]
+    else:
+        end = order.index(shown[0])
+        assert following == order[end - PAGE : end]

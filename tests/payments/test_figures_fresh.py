@@ -40,6 +40,13 @@ def test_the_next_request_after_a_payment_shows_the_new_balance(
     InvoiceFactory(account=account, total=Decimal("12000"), invoice_date=future(-4), due_date=future(21))
     client.force_login(admin_user)
     assert _figures(client) == (Decimal("42000"), Decimal("42000"))
+    # Behind the services' back the cached figures are served: the cache is in use.
+    from django.db.models import F
+
+    from invoices.models import Invoice
+
+    Invoice.objects.filter(pk=first.pk).update(total=F("total") + 1)
+    assert _figures(client) == (Decimal("42000"), Decimal("42000"))
 
     with django_capture_on_commit_callbacks(execute=True):
         outcome = services.payment_create(
@@ -49,4 +56,4 @@ def test_the_next_request_after_a_payment_shows_the_new_balance(
             idempotency_key="fresh-figures",
         )
     assert outcome.payments[0].status == "succeeded"
-    assert _figures(client) == (Decimal("12000"), Decimal("12000"))
+    assert _figures(client) == (Decimal("12000"), Decimal("12000"))  # paid in full: ₩30,001
