@@ -68,6 +68,11 @@ def main() -> None:
 
     run_id = time.strftime("%Y%m%d%H%M%S")
     today = timezone.localdate()
+    # Earlier runs' scratch companies (one interrupted midway still owes its invoices) must not
+    # be paid by this run's daily job: their schedules are cancelled first.
+    AutoPaySchedule.objects.filter(company__name__startswith="AutoPay 벤치 ").update(
+        status=AutoPaySchedule.Status.CANCELLED
+    )
     accounts_needed = max(1, args.count // PER_ACCOUNT)
     company = Company.objects.create(
         name=f"AutoPay 벤치 {run_id}", country="KR", address="서울특별시 중구 세종대로 110"

@@ -72,6 +72,7 @@ def ensure_data(seed: bool) -> None:
     from accounts.models import User
     from invoices.selectors import invoice_list_visible
 
+    call_command("migrate", interactive=False, verbosity=0)  # reused data gets the newest schema and indexes
     call_command("collectstatic", interactive=False, verbosity=0)  # DJANGO_DEBUG=0 serves the manifest
 
     admin = User.objects.filter(username="bench_admin").first()
