@@ -133,3 +133,29 @@ def test_bulk_pdfs_read_every_stored_version_in_one_query(world, django_assert_n
     stored = members()
     with django_assert_num_queries(1):
         assert dict(stored) == rendered
+
+
+@pytest.mark.parametrize("view", ["invoices:pdf", "invoices:csv", "invoices:xml"])
+def test_downloads_follow_the_scope_of_each_company_a_user_belongs_to(client, world, view):
+    """A Viewer of one account in our company who administers another company: our other
+    account's invoices are not found, and neither are the first account's once unassigned."""
+    from tests.factories import CompanyFactory, ShippingAccountFactory
+
+    other_company = CompanyFactory()
+    their_account = ShippingAccountFactory(company=other_company, xml_enrolled=True)
+    membership = MembershipFactory(company=world.company, role=Role.VIEWER, accounts=[world.account_a])
+    MembershipFactory(user=membership.user, company=other_company, role=Role.ADMINISTRATOR)
+    mine = add_lines(InvoiceFactory(account=world.account_a))
+    not_mine = add_lines(InvoiceFactory(account=world.account_b))
+    theirs = add_lines(InvoiceFactory(account=their_account))
+    client.force_login(membership.user)
+
+    def status(invoice):
+        return client.get(reverse(view, args=[invoice.number])).status_code
+
+    assert status(mine) == 200  # account_a is XML-enrolled in the world
+    assert status(theirs) == 200
+    assert status(not_mine) == 404
+    membership.accounts.remove(world.account_a)
+    assert status(mine) == 404
+    assert status(theirs) == 200
