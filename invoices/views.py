@@ -6,6 +6,7 @@ Every read goes through a scoped selector; an invoice outside the user's scope a
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -89,6 +90,36 @@ def _query(params: QueryDict, **changes) -> str:
     return "?" + urlencode(pairs) if pairs else "?"
 
 
+# The links of an invoice row (its number and its Actions menu). Reversed for each row of a page
+# they cost ~10 ms of a 25 ms table page (issue 8): each is reversed once per page with a
+# placeholder, and each row's invoice number put in its place. A number of other characters than
+# these is reversed on its own (Django percent-encodes what a URL cannot hold).
+_NUMBER_PLACEHOLDER = "NUMBER-PLACEHOLDER"
+_PLAIN_NUMBER = re.compile(r"[A-Za-z0-9_.~-]+")
+
+
+class _RowUrls:
+    PER_INVOICE = {
+        "detail": "invoices:detail",
+        "print": "invoices:print",
+        "pdf": "invoices:pdf",
+        "csv": "invoices:csv",
+        "xml": "invoices:xml",
+    }
+    FIXED = {"accounts": "manage:accounts", "plans": "manage:plans", "pay": "payments:pay", "dispute": "disputes:file"}
+
+    def __init__(self):
+        self.patterns = {key: reverse(name, args=[_NUMBER_PLACEHOLDER]) for key, name in self.PER_INVOICE.items()}
+        self.fixed = {key: reverse(name) for key, name in self.FIXED.items()}
+
+    def of(self, number: str) -> dict[str, str]:
+        if _PLAIN_NUMBER.fullmatch(number) and _NUMBER_PLACEHOLDER not in number:
+            own = {key: pattern.replace(_NUMBER_PLACEHOLDER, number) for key, pattern in self.patterns.items()}
+        else:
+            own = {key: reverse(name, args=[number]) for key, name in self.PER_INVOICE.items()}
+        return {**self.fixed, **own}
+
+
 @dataclass
 class InvoiceRow:
     invoice: Invoice
@@ -96,6 +127,7 @@ class InvoiceRow:
     can_dispute: bool
     can_download: bool
     can_manage: bool
+    urls: dict[str, str]
 
     @property
     def billable(self):
@@ -109,6 +141,7 @@ class InvoiceRow:
 
 def _invoice_rows(user, invoices) -> list[InvoiceRow]:
     rows = []
+    urls = _RowUrls()
     for invoice in invoices:
         target = {"account": invoice.account} if invoice.account_id else {"plan": invoice.plan}
         rows.append(
@@ -118,6 +151,7 @@ def _invoice_rows(user, invoices) -> list[InvoiceRow]:
                 can_dispute=user_can(user, Action.DISPUTE, **target),
                 can_download=user_can(user, Action.DOWNLOAD, **target),
                 can_manage=user_can(user, Action.MANAGE_ACCOUNTS, **target),
+                urls=urls.of(invoice.number),
             )
         )
     return rows

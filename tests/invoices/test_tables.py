@@ -331,3 +331,18 @@ def test_account_filter_escapes_names_and_marks_the_chosen_account(client, world
     )
     assert [value for value, chosen in options if chosen] == [world.account_b.number]
     assert {value for value, _chosen in options} == {"", world.account_a.number, world.account_b.number}
+
+
+def test_row_links_are_the_reversed_urls_of_each_invoice(client, world):
+    """Row links are built once per page and filled in per row; a number that needs escaping
+    in a URL is reversed on its own."""
+    plain = InvoiceFactory(account=world.account_a, number="BC00009999")
+    odd = InvoiceFactory(account=world.account_a, number="BC 99#é?")
+    client.force_login(world.admin)
+    body = client.get(URL, {"page_size": 100}).content.decode()
+    for invoice in (plain, odd):
+        for name in ("invoices:detail", "invoices:print", "invoices:pdf", "invoices:csv"):
+            href = reverse(name, args=[invoice.number])
+            assert f'href="{href}"' in body, (name, href)
+    assert reverse("invoices:pdf", args=[odd.number]) != f"/invoices/{odd.number}/pdf/"  # it is escaped
+    assert client.get(reverse("invoices:detail", args=[odd.number])).status_code == 200
