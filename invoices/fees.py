@@ -33,7 +33,7 @@ from accounts.services import audit_record
 from billing_centre.money import quantize
 
 from .figures_cache import invoice_figures_changed
-from .models import Invoice, InvoiceLine, InvoiceStatus, LineKind
+from .models import OPEN_DISPUTE_STATUSES, Invoice, InvoiceLine, InvoiceStatus, LineKind
 
 # Line descriptions are stored as printed on the invoice, in the billed country's language
 # (the PDF, CSV and XML show them as stored; the seed data does the same).
@@ -44,8 +44,6 @@ DESCRIPTIONS = {
 }
 DEFAULT_DESCRIPTIONS = {LineKind.PRINT_FEE: PRINT_FEE_TEXT, LineKind.LATE_FEE: LATE_FEE_TEXT}
 
-# Disputes being looked at (invoices never imports disputes: the reverse relation is used).
-OPEN_DISPUTE_STATUSES = ("submitted", "under_review")
 # The daily job looks this far back for paper invoices issued without their print fee.
 PRINT_FEE_LOOKBACK_DAYS = 45
 

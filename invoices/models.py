@@ -7,7 +7,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import BillingPlan, ShippingAccount
@@ -22,7 +22,19 @@ class InvoiceStatus(models.TextChoices):
     CREDIT = "credit", _("Credit")
 
 
+# Disputes in these states (submitted, under review) mark an invoice "disputed": the values of
+# disputes.models.OPEN_DISPUTE_STATUSES, spelled out here because invoices (and payments, which
+# read it from here) never import disputes: dependencies point one way.
+OPEN_DISPUTE_STATUSES = ("submitted", "under_review")
+
+
 class InvoiceQuerySet(models.QuerySet):
+    def with_disputed(self):
+        """Annotate ``disputed``: a dispute of the invoice is submitted or under review."""
+        return self.annotate(
+            disputed=Exists(Invoice.objects.filter(pk=OuterRef("pk"), disputes__status__in=OPEN_DISPUTE_STATUSES))
+        )
+
     def past_due(self, today: datetime.date):
         return self.filter(status=InvoiceStatus.OPEN, due_date__lt=today)
 
@@ -95,10 +107,7 @@ class Invoice(models.Model):
         ordering = ["-invoice_date", "-number"]
         constraints = [
             models.CheckConstraint(
-                condition=(
-                    Q(account__isnull=False, plan__isnull=True)
-                    | Q(account__isnull=True, plan__isnull=False)
-                ),
+                condition=(Q(account__isnull=False, plan__isnull=True) | Q(account__isnull=True, plan__isnull=False)),
                 name="invoice_account_xor_plan",
             ),
             models.CheckConstraint(condition=Q(due_date__gte=F("invoice_date")), name="invoice_due_after_issue"),
@@ -170,9 +179,7 @@ class LineKind(models.TextChoices):
 
 
 class InvoiceLine(models.Model):
-    invoice = models.ForeignKey(
-        Invoice, verbose_name=_("invoice"), on_delete=models.CASCADE, related_name="lines"
-    )
+    invoice = models.ForeignKey(Invoice, verbose_name=_("invoice"), on_delete=models.CASCADE, related_name="lines")
     position = models.PositiveIntegerField(_("position"), default=0)
     kind = models.CharField(_("kind"), max_length=20, choices=LineKind.choices)
     description = models.CharField(_("description"), max_length=200)
@@ -196,9 +203,7 @@ class InvoiceLine(models.Model):
             models.UniqueConstraint(
                 fields=["invoice"], condition=Q(kind="print_fee"), name="invoiceline_one_print_fee"
             ),
-            models.UniqueConstraint(
-                fields=["invoice"], condition=Q(kind="late_fee"), name="invoiceline_one_late_fee"
-            ),
+            models.UniqueConstraint(fields=["invoice"], condition=Q(kind="late_fee"), name="invoiceline_one_late_fee"),
         ]
 
     def __str__(self) -> str:
@@ -213,9 +218,7 @@ class InvoiceDocument(models.Model):
     finds the stored file of the current version without rendering again.
     """
 
-    invoice = models.ForeignKey(
-        Invoice, verbose_name=_("invoice"), on_delete=models.CASCADE, related_name="documents"
-    )
+    invoice = models.ForeignKey(Invoice, verbose_name=_("invoice"), on_delete=models.CASCADE, related_name="documents")
     version = models.PositiveIntegerField(_("version"))
     # The PDF is rendered in the reader's language; each language is stored apart.
     language = models.CharField(_("language"), max_length=10)
@@ -230,9 +233,7 @@ class InvoiceDocument(models.Model):
         verbose_name_plural = _("invoice documents")
         ordering = ["invoice", "-version", "language"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["invoice", "version", "language"], name="invoicedocument_version_language"
-            ),
+            models.UniqueConstraint(fields=["invoice", "version", "language"], name="invoicedocument_version_language"),
         ]
 
     def __str__(self) -> str:

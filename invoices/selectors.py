@@ -233,10 +233,6 @@ def _dashboard_summary(
 
 # --- Invoice centre (issue 4): tables, detail, exports, shipping history ---------------------
 
-# Disputes in these states mark an invoice "disputed" (disputes.models.OPEN_DISPUTE_STATUSES;
-# spelled out here because invoices must not import disputes: dependencies point one way).
-INVOICE_OPEN_DISPUTE_STATUSES = ("submitted", "under_review")
-
 # The columns a table may be sorted by, and what each sorts on (a whitelist: the URL's
 # ``sort`` value never reaches ``order_by`` unchecked). The primary key breaks ties.
 INVOICE_SORTS: dict[str, tuple[str, ...]] = {
@@ -283,9 +279,7 @@ def invoice_table(
         source = plan_list_visible(user=user) if kind == "plan" else account_list_visible(user=user)
         scope_ids = source.values("id")
     queryset = Invoice.objects.filter(**{f"{field}__in": scope_ids})
-    queryset = queryset.with_display_status(today).annotate(
-        disputed=Exists(Invoice.objects.filter(pk=OuterRef("pk"), disputes__status__in=INVOICE_OPEN_DISPUTE_STATUSES))
-    )
+    queryset = queryset.with_display_status(today).with_disputed()
 
     search = (filters.get("q") or "").strip()
     if search:
@@ -516,7 +510,6 @@ def invoice_table_page(
     neighbouring page's edge row, at the same cost at any depth; else ``offset``); then those
     rows with their account or plan, display status and dispute flag.
     """
-    from django.db.models import Exists, OuterRef
 
     ranks = {segment.rank for segment in segments}
     after = after if after is not None and after.rank in ranks else None  # e.g. an account no longer visible
@@ -545,11 +538,7 @@ def invoice_table_page(
         Invoice.objects.filter(id__in=ids)
         .select_related("account", "plan")
         .with_display_status(today)
-        .annotate(
-            disputed=Exists(
-                Invoice.objects.filter(pk=OuterRef("pk"), disputes__status__in=INVOICE_OPEN_DISPUTE_STATUSES)
-            )
-        )
+        .with_disputed()
         .order_by()
     )
     by_id = {invoice.id: invoice for invoice in rows}
@@ -632,16 +621,11 @@ def invoice_get_for_download(*, user, number: str) -> Invoice | None:
 
 def invoice_detail_visible(*, user, number: str, today: datetime.date) -> Invoice | None:
     """The invoice page: lines with shipments, payments applied and disputes, in a fixed number of queries."""
-    from django.db.models import Exists, OuterRef
 
     return (
         _with_document_data(invoice_list_visible(user=user).filter(number=number))
         .with_display_status(today)
-        .annotate(
-            disputed=Exists(
-                Invoice.objects.filter(pk=OuterRef("pk"), disputes__status__in=INVOICE_OPEN_DISPUTE_STATUSES)
-            )
-        )
+        .with_disputed()
         .prefetch_related("allocations__payment", "disputes")
         .first()
     )

@@ -43,7 +43,7 @@ from accounts.selectors import account_list_visible, plan_list_visible
 from accounts.services import audit_event_build, audit_record
 from billing_centre.exceptions import ApplicationError
 from billing_centre.money import format_money, quantize
-from invoices.models import Invoice, InvoiceStatus
+from invoices.models import OPEN_DISPUTE_STATUSES, Invoice, InvoiceStatus
 
 from .gateways import ChargeResult
 from .gateways import Outcome as GatewayOutcome
@@ -82,8 +82,6 @@ MAX_RETRIES = 3
 CHUNK = 25
 # Card expiry reminders go out this many days before the card's last valid day.
 EXPIRY_REMINDER_DAYS = 30
-# Disputes being looked at (disputes' OPEN_DISPUTE_STATUSES; payments never imports disputes).
-OPEN_DISPUTE_STATUSES = ("submitted", "under_review")
 
 Outcome = AutoPayAttempt.Outcome
 SKIPS = (Outcome.SKIPPED_OVER_LIMIT, Outcome.SKIPPED_DISPUTED, Outcome.SKIPPED_METHOD, Outcome.SKIPPED_NOT_PAYABLE)
