@@ -14,6 +14,8 @@ from allauth.account.adapter import DefaultAccountAdapter
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 
+from billing_centre.client_ip import client_ip
+
 from .services import audit_record
 
 LOCKOUT_AUDIT_WINDOW = 5 * 60  # seconds: the longest window of ACCOUNT_RATE_LIMITS["login_failed"]
@@ -25,7 +27,7 @@ class AccountAdapter(DefaultAccountAdapter):
             super().pre_authenticate(request, **credentials)
         except ValidationError:
             login = str(credentials.get("email") or credentials.get("username") or "")[:150]
-            ip = request.META.get("REMOTE_ADDR") or None
+            ip = client_ip(request)
             digest = hashlib.sha256(f"{ip}|{login.lower()}".encode()).hexdigest()
             if cache.add(f"auth:lockout-audited:{digest}", 1, LOCKOUT_AUDIT_WINDOW):
                 audit_record(action="auth.login_locked_out", data={"login": login}, ip_address=ip)

@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views import View
 
+from billing_centre.client_ip import client_ip
 from billing_centre.exceptions import ApplicationError
 
 from . import selectors, services
@@ -38,10 +39,6 @@ from .models import BillingPlan, Company, EnrolmentOutcome, Invitation, Membersh
 ACCESS_REQUEST_SESSION_KEY = "enrolment_access_request"
 # Account and plan numbers in URLs: anything else is 404 before it reaches the database.
 BILLABLE_NUMBER_RE = re.compile(r"^[A-Za-z0-9]{1,12}$")
-
-
-def _ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def _add_error(form, error: ApplicationError) -> None:
@@ -144,7 +141,7 @@ class EnrolView(LoginRequiredMixin, View):
                 control_id=data["control_id"],
                 company=form.target_company,
                 company_name=data.get("company_name", ""),
-                ip_address=_ip(request),
+                ip_address=client_ip(request),
             )
         except services.EnrolmentRefused as refusal:
             request.session.pop(ACCESS_REQUEST_SESSION_KEY, None)
@@ -198,7 +195,7 @@ class AccessRequestView(LoginRequiredMixin, View):
                 user=request.user,
                 billable=billable,
                 message=form.cleaned_data["message"],
-                ip_address=_ip(request),
+                ip_address=client_ip(request),
             )
         except ApplicationError as error:
             messages.error(request, error.message)
@@ -229,7 +226,7 @@ class AccountOpenView(LoginRequiredMixin, View):
                     contact_phone=data["contact_phone"],
                     contact_email=data["contact_email"],
                     company=data.get("company"),
-                    ip_address=_ip(request),
+                    ip_address=client_ip(request),
                 )
             except ApplicationError as error:
                 _add_error(form, error)
@@ -283,7 +280,7 @@ class AccountAddView(ManageView):
                     amount=data["amount"],
                     control_id=data["control_id"],
                     company=self.company,
-                    ip_address=_ip(request),
+                    ip_address=client_ip(request),
                 )
             except ApplicationError as error:
                 form.add_error(None, error.message)
@@ -351,7 +348,7 @@ class BillableXmlView(BillableActionView):
         enabled = form.cleaned_data["enabled"]
         try:
             services.billable_xml_set(
-                actor=request.user, billable=self.object, enabled=enabled, ip_address=_ip(request)
+                actor=request.user, billable=self.object, enabled=enabled, ip_address=client_ip(request)
             )
         except ApplicationError as error:
             form.add_error(None, error.message)
@@ -374,7 +371,7 @@ class BillableRemoveView(BillableActionView):
 
     def post(self, request, number):
         try:
-            services.billable_remove(actor=request.user, billable=self.object, ip_address=_ip(request))
+            services.billable_remove(actor=request.user, billable=self.object, ip_address=client_ip(request))
         except ApplicationError as error:
             blockers = services.billable_removal_blockers(self.object)
             return render(request, self.template_name, self.context(blockers=blockers, error=error.message), status=409)
@@ -466,7 +463,7 @@ class UserAddView(ManageView):
             role=data["role"],
             accounts=data["accounts"],
             plans=data["plans"],
-            ip_address=_ip(self.request),
+            ip_address=client_ip(self.request),
         )
         messages.success(
             self.request, _("%(user)s was added to the company.") % {"user": membership.user.get_username()}
@@ -484,7 +481,7 @@ class UserInviteView(UserAddView):
             role=data["role"],
             accounts=data["accounts"],
             plans=data["plans"],
-            ip_address=_ip(self.request),
+            ip_address=client_ip(self.request),
         )
         messages.success(
             self.request,
@@ -541,7 +538,7 @@ class UserEditView(MembershipActionView):
                     role=data["role"],
                     accounts=data["accounts"],
                     plans=data["plans"],
-                    ip_address=_ip(request),
+                    ip_address=client_ip(request),
                 )
             except ApplicationError as error:
                 _add_error(form, error)
@@ -559,7 +556,7 @@ class UserRemoveView(MembershipActionView):
 
     def post(self, request, pk):
         try:
-            services.membership_remove(actor=request.user, membership=self.membership, ip_address=_ip(request))
+            services.membership_remove(actor=request.user, membership=self.membership, ip_address=client_ip(request))
         except ApplicationError as error:
             return render(request, self.template_name, self.context(error=error.message), status=409)
         messages.success(
@@ -577,7 +574,7 @@ class InvitationCancelView(LoginRequiredMixin, View):
             raise Http404
         require(request.user, Action.MANAGE_USERS, company=invitation.company)
         try:
-            services.invitation_cancel(actor=request.user, invitation=invitation, ip_address=_ip(request))
+            services.invitation_cancel(actor=request.user, invitation=invitation, ip_address=client_ip(request))
         except ApplicationError as error:
             if error.code == "forbidden":
                 raise Http404 from error

@@ -137,6 +137,10 @@ ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_PRESERVE_USERNAME_CASING = False
 ACCOUNT_USERNAME_MIN_LENGTH = 3
+# The client's address (billing_centre.client_ip, allauth's rate limits, lock-outs, the audit trail):
+# the number of proxies of ours in front of the portal (nginx: 1). With 0 (the default)
+# X-Forwarded-For is ignored, so a forged header never chooses the address.
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int("BC_TRUSTED_PROXY_COUNT", default=0)
 ACCOUNT_RATE_LIMITS = {
     "login_failed": "10/m/ip,5/5m/key",
     "signup": "20/m/ip",
@@ -174,14 +178,32 @@ MEDIA_ROOT = Path(env.str("DJANGO_MEDIA_ROOT", default=str(BASE_DIR / "var" / "m
 # Cache: Redis when configured (shared by workers, used by rate limits),
 # otherwise process-local memory.
 REDIS_URL = env.str("REDIS_URL", default="")
-if REDIS_URL:
-    CACHES = {
+
+
+def redis_caches(url: str) -> dict:
+    """The cache configuration on the Redis at ``url`` (also used by the fault tests).
+
+    django-redis with IGNORE_EXCEPTIONS: while Redis is down a cache read is a miss and a write is
+    dropped (logged), so pages keep working without the cache instead of answering 500.
+    """
+    return {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": url,
             "KEY_PREFIX": env.str("DJANGO_CACHE_PREFIX", default="bc"),
+            "OPTIONS": {
+                "IGNORE_EXCEPTIONS": True,
+                "SOCKET_CONNECT_TIMEOUT": 1,
+                "SOCKET_TIMEOUT": 1,
+            },
         }
     }
+
+
+# Cache errors are logged (django_redis.cache logger) rather than raised.
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+if REDIS_URL:
+    CACHES = redis_caches(REDIS_URL)
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 

@@ -27,6 +27,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
 
 from accounts.access import Action, require, user_can
+from billing_centre.client_ip import client_ip
 from billing_centre.exceptions import ApplicationError
 from invoices.selectors import invoice_list_visible
 
@@ -59,10 +60,6 @@ TOKENIZE_MESSAGES = {
     "invalid_cvc": gettext_lazy("The security code is not valid."),
     "invalid_account": gettext_lazy("The bank account number is not valid."),
 }
-
-
-def _ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def _add_error(form, error: ApplicationError) -> None:
@@ -270,7 +267,7 @@ class PayView(LoginRequiredMixin, View):
                 idempotency_key=data["idempotency_key"],
                 scheduled_for=data.get("pay_on") if data.get("when") == "later" else None,
                 payer_email=request.user.email,
-                ip_address=_ip(request),
+                ip_address=client_ip(request),
             )
         except ApplicationError as exc:
             _add_error(form, exc)
@@ -665,7 +662,7 @@ class PayNowView(View):
                 account_number=form.cleaned_data["account_number"],
                 invoice_number=form.cleaned_data["invoice_number"],
                 amount=form.cleaned_data["amount"],
-                ip_address=_ip(request),
+                ip_address=client_ip(request),
             )
         except services.PayNowRefusal as exc:
             if exc.invoice is None:
@@ -712,7 +709,7 @@ class PayNowView(View):
                 source=services.PaymentSource(kind=source["kind"], token=source["token"], label=source["label"]),
                 idempotency_key=state["key"],
                 payer_email=state.get("email", ""),
-                ip_address=_ip(request),
+                ip_address=client_ip(request),
             )
         except ApplicationError as exc:
             form.add_error(None, exc.message)
@@ -904,7 +901,7 @@ class AutoPayCreateView(AutoPayMixin, View):
         if form.is_valid():
             try:
                 autopay.autopay_create(
-                    actor=request.user, billable=billable, ip_address=_ip(request), **self.cleaned(form)
+                    actor=request.user, billable=billable, ip_address=client_ip(request), **self.cleaned(form)
                 )
             except ApplicationError as exc:
                 _add_error(form, exc)
@@ -949,7 +946,7 @@ class AutoPayEditView(AutoPayMixin, View):
         if form.is_valid():
             try:
                 autopay.autopay_update(
-                    actor=request.user, schedule=schedule, ip_address=_ip(request), **self.cleaned(form)
+                    actor=request.user, schedule=schedule, ip_address=client_ip(request), **self.cleaned(form)
                 )
             except ApplicationError as exc:
                 _add_error(form, exc)
