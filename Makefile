@@ -49,8 +49,8 @@ lock: ## regenerate requirements.lock from .venv (pyproject.toml pins win)
 bench: setup  ## performance benchmarks (bench/RESULTS.md): make bench ARGS="--only tables --iterations 30"
 	$(PY) bench/run.py $(ARGS)
 
-worker: setup  ## a Celery worker (needs REDIS_URL; without it tasks run eagerly in-process)
-	$(CELERY) -A billing_centre worker --loglevel=INFO
+worker: setup  ## a Celery worker on every queue (needs REDIS_URL; without it tasks run eagerly in-process)
+	$(CELERY) -A billing_centre worker -Q payments,documents,mail,celery --loglevel=INFO
 
-beat: setup  ## the Celery beat scheduler (needs REDIS_URL)
-	$(CELERY) -A billing_centre beat --loglevel=INFO --schedule=var/celerybeat-schedule
+beat: setup  ## the Celery beat scheduler, one only (needs REDIS_URL; its state is in the database)
+	$(CELERY) -A billing_centre beat --loglevel=INFO

@@ -1,5 +1,7 @@
 """allauth's account adapter, extended so a log-in lock-out leaves an audit event.
 
+It also answers ``get_client_ip`` for the whole project (billing_centre.client_ip asks it).
+
 allauth refuses a log-in once ACCOUNT_RATE_LIMITS["login_failed"] is used up (per IP and per
 user ID or e-mail typed) by raising a validation error from ``pre_authenticate``; it sends no
 signal. The first refusal of each lock-out is audited as ``auth.login_locked_out`` (later
@@ -12,7 +14,7 @@ import hashlib
 
 from allauth.account.adapter import DefaultAccountAdapter
 from django.core.cache import cache
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 
 from billing_centre.client_ip import client_ip
 
@@ -21,7 +23,29 @@ from .services import audit_record
 LOCKOUT_AUDIT_WINDOW = 5 * 60  # seconds: the longest window of ACCOUNT_RATE_LIMITS["login_failed"]
 
 
+class _Connected:
+    """A request seen as a direct connection from ``address`` (no proxy headers), for allauth's parser."""
+
+    def __init__(self, address: str):
+        self.META = {"REMOTE_ADDR": address}
+        self.headers: dict[str, str] = {}
+
+
 class AccountAdapter(DefaultAccountAdapter):
+    def get_client_ip(self, request):
+        """allauth's answer, but a header shorter than the proxy count is no 500.
+
+        With ``ALLAUTH_TRUSTED_PROXY_COUNT = N`` allauth raises ``ImproperlyConfigured`` when
+        X-Forwarded-For has fewer than N entries, i.e. the request skipped our outer proxies and
+        reached an inner one directly: the right-most entry (what our innermost proxy saw) is
+        then the address we can vouch for.
+        """
+        try:
+            return super().get_client_ip(request)
+        except ImproperlyConfigured:
+            forwarded = request.headers.get("x-forwarded-for", "")
+            return super().get_client_ip(_Connected(forwarded.split(",")[-1].strip()))
+
     def pre_authenticate(self, request, **credentials):
         try:
             super().pre_authenticate(request, **credentials)

@@ -15,6 +15,7 @@ from .models import (
     CompanyContact,
     EnrolmentAttempt,
     Invitation,
+    JobAlert,
     JobRun,
     Membership,
     ShippingAccount,
@@ -190,7 +191,7 @@ class InvitationAdmin(admin.ModelAdmin):
 class JobRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Every run of a scheduled job (AutoPay, fees, reminders, import): a record, read-only."""
 
-    list_display = ("job", "trigger", "status", "started_at", "finished_at", "counts", "error_count")
+    list_display = ("job", "trigger", "status", "started_at", "finished_at", "lease_until", "counts", "error_count")
     list_filter = ("job", "status", "trigger")
     search_fields = ("job",)
     date_hierarchy = "started_at"
@@ -198,3 +199,13 @@ class JobRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("errors"))
     def error_count(self, obj):
         return len(obj.errors or [])
+
+
+@admin.register(JobAlert)
+class JobAlertAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Daily jobs that had not succeeded by their deadline (one alert per job and day), read-only."""
+
+    list_display = ("day", "job", "deadline", "created_at", "last_run")
+    list_filter = ("job",)
+    date_hierarchy = "day"
+    readonly_fields = ("job", "day", "deadline", "message", "last_run", "recipients", "created_at")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from billing_centre.money import CURRENCY_CHOICES
@@ -291,11 +293,18 @@ class EnrolmentAttempt(models.Model):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.number} {self.outcome}"
 
 
+def invitation_expiry() -> datetime.datetime:
+    """When an invitation made now expires: settings.INVITATION_DAYS (env BC_INVITATION_DAYS, 7)."""
+    return timezone.now() + datetime.timedelta(days=settings.INVITATION_DAYS)
+
+
 class Invitation(models.Model):
     """A user invited by e-mail who has no user ID yet; added on sign-up (R28-R29).
 
     The membership is created only once the invited address is verified, so
-    nobody joins a company by typing someone else's e-mail at sign-up.
+    nobody joins a company by typing someone else's e-mail at sign-up. An
+    invitation is used once (``accepted_at``) and only until ``expires_at``;
+    after that the person is told to ask for a new one.
     """
 
     company = models.ForeignKey(
@@ -318,6 +327,9 @@ class Invitation(models.Model):
         verbose_name=_("invited by"),
     )
     created_at = models.DateTimeField(_("invited"), auto_now_add=True)
+    # An invitation mailed long ago must not let whoever controls the address later join the
+    # company: it is refused after this moment (rows made before expiry existed got 7 days more).
+    expires_at = models.DateTimeField(_("expires"), default=invitation_expiry)
     accepted_at = models.DateTimeField(_("accepted"), null=True, blank=True)
     accepted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -344,6 +356,10 @@ class Invitation(models.Model):
     def __str__(self) -> str:
         return f"{self.email} → {self.company}"
 
+    @property
+    def is_expired(self) -> bool:
+        return self.accepted_at is None and self.expires_at <= timezone.now()
+
 
 class JobRun(models.Model):
     """One run of a scheduled job (AutoPay, fees, reminders, import): when, what it did, what failed.
@@ -356,6 +372,8 @@ class JobRun(models.Model):
         RUNNING = "running", _("Running")
         SUCCEEDED = "succeeded", _("Succeeded")
         FAILED = "failed", _("Failed")
+        # Its lease expired while it was running: its worker died (killed, lost, out of memory).
+        ABANDONED = "abandoned", _("Abandoned: its worker stopped")
 
     job = models.CharField(_("job"), max_length=60, db_index=True)
     # beat (Celery beat via a task), command (manage.py), or another caller.
@@ -363,6 +381,9 @@ class JobRun(models.Model):
     status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.RUNNING)
     started_at = models.DateTimeField(_("started"), db_index=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    # Until when the run is known to be alive: renewed while it works (settings.JOB_LEASE_SECONDS).
+    # A run still "running" past it is marked abandoned, and a later run takes its work over.
+    lease_until = models.DateTimeField(_("lease until"), null=True, blank=True)
     # What the run did, by outcome (e.g. {"paid": 3, "skipped_over_limit": 1}).
     counts = models.JSONField(_("counts"), default=dict, blank=True)
     # One entry per error, readable by billing staff; a failed run also keeps the exception.
@@ -375,3 +396,33 @@ class JobRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class JobAlert(models.Model):
+    """A daily job that had not succeeded by its deadline: billing staff were alerted, once a day.
+
+    Written only by ``accounts.jobs.jobs_watch`` (every 15 minutes); the unique constraint keeps it
+    to one alert, and one e-mail, per job and day. Shown read-only in the admin.
+    """
+
+    job = models.CharField(_("job"), max_length=60)
+    # The day (Asia/Seoul) the job had not succeeded on.
+    day = models.DateField(_("day"))
+    # The deadline that passed, as configured (settings.JOB_DEADLINES / JOB_MAX_SILENCE).
+    deadline = models.CharField(_("deadline"), max_length=40)
+    message = models.TextField(_("message"))
+    # The last run of the job when the alert was raised (none: it never ran).
+    last_run = models.ForeignKey(
+        JobRun, verbose_name=_("last run"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    recipients = models.JSONField(_("recipients"), default=list, blank=True)
+    created_at = models.DateTimeField(_("raised"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("job alert")
+        verbose_name_plural = _("job alerts")
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["job", "day"], name="jobalert_once_per_job_and_day")]
+
+    def __str__(self) -> str:
+        return f"{self.job} {self.day:%Y-%m-%d}"

@@ -105,11 +105,22 @@ def membership_list_company(*, company: Company) -> QuerySet[Membership]:
 
 
 def invitation_list_pending(*, company: Company):
+    """The company's open invitations (not accepted, not withdrawn), the expired ones included:
+    the user-management page shows those as expired, to be sent again or withdrawn."""
     return (
         Invitation.objects.filter(company=company, accepted_at__isnull=True)
         .select_related("invited_by")
         .prefetch_related("accounts", "plans")
         .order_by("email")
+    )
+
+
+def invitation_list_expired_for(*, email: str) -> list[Invitation]:
+    """Open invitations to ``email`` that expired: the person is told to ask for a new one."""
+    return list(
+        Invitation.objects.filter(email__iexact=email, accepted_at__isnull=True, expires_at__lte=timezone.now())
+        .select_related("company")
+        .order_by("id")
     )
 
 

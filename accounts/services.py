@@ -31,6 +31,7 @@ from .models import (
     Role,
     ShippingAccount,
     User,
+    invitation_expiry,
 )
 
 
@@ -781,7 +782,9 @@ def invitation_create(
     if Membership.objects.filter(company=company, user__email__iexact=email).exists():
         raise ApplicationError(_("This person is already a member of the company."), field="email")
     Invitation.objects.filter(company=company, email__iexact=email, accepted_at__isnull=True).delete()
-    invitation = Invitation.objects.create(company=company, email=email, role=role, invited_by=actor)
+    invitation = Invitation.objects.create(
+        company=company, email=email, role=role, invited_by=actor, expires_at=invitation_expiry()
+    )
     if role != Role.ADMINISTRATOR:
         invitation.accounts.set(accounts)
         invitation.plans.set(plans)
@@ -796,7 +799,13 @@ def invitation_create(
     _mail_on_commit(
         template="invitation",
         recipients=[email],
-        context={"company": company, "role": Role(role).label, "actor": actor, "email": email},
+        context={
+            "company": company,
+            "role": Role(role).label,
+            "actor": actor,
+            "email": email,
+            "expires": invitation.expires_at,
+        },
     )
     return invitation
 
@@ -806,15 +815,8 @@ def invitation_cancel(*, actor, invitation: Invitation, ip_address: str | None =
     """Withdraw a pending invitation; Managers only those within their accounts and plans."""
     company = invitation.company
     scope = manager_scope(actor=actor, company=company)
-    invitation = Invitation.objects.select_for_update().filter(pk=invitation.pk, accepted_at__isnull=True).first()
-    if invitation is None:
-        raise ApplicationError(_("This invitation was already accepted or withdrawn."))
-    if not scope.is_administrator and (
-        invitation.role == Role.ADMINISTRATOR
-        or not scope.covers(
-            account_ids=[a.id for a in invitation.accounts.all()], plan_ids=[p.id for p in invitation.plans.all()]
-        )
-    ):
+    invitation = _invitation_lock_open(invitation)
+    if not _may_handle_invitation(scope, invitation):
         raise ApplicationError(_("You may not withdraw this invitation."), code="forbidden")
     audit_record(
         action="invitation.cancelled",
@@ -827,13 +829,55 @@ def invitation_cancel(*, actor, invitation: Invitation, ip_address: str | None =
     invitation.delete()
 
 
+def _invitation_lock_open(invitation: Invitation) -> Invitation:
+    """The invitation locked, if still open (not accepted, not withdrawn); expired ones are open."""
+    locked = Invitation.objects.select_for_update().filter(pk=invitation.pk, accepted_at__isnull=True).first()
+    if locked is None:
+        raise ApplicationError(_("This invitation was already accepted or withdrawn."))
+    return locked
+
+
+def _may_handle_invitation(scope, invitation: Invitation) -> bool:
+    """Administrators handle every invitation; Managers those within their accounts and plans."""
+    return scope.is_administrator or (
+        invitation.role != Role.ADMINISTRATOR
+        and scope.covers(
+            account_ids=[a.id for a in invitation.accounts.all()], plan_ids=[p.id for p in invitation.plans.all()]
+        )
+    )
+
+
+@transaction.atomic
+def invitation_resend(*, actor, invitation: Invitation, ip_address: str | None = None) -> Invitation:
+    """Send a new invitation (new expiry) in place of an open one, expired or not, with the same
+    role and scope; the old one is replaced. Who may withdraw an invitation may send it again."""
+    company = invitation.company
+    scope = manager_scope(actor=actor, company=company)
+    invitation = _invitation_lock_open(invitation)
+    if not _may_handle_invitation(scope, invitation):
+        raise ApplicationError(_("You may not send this invitation again."), code="forbidden")
+    return invitation_create(
+        actor=actor,
+        company=company,
+        email=invitation.email,
+        role=invitation.role,
+        accounts=invitation.accounts.filter(company=company),
+        plans=invitation.plans.filter(company=company),
+        ip_address=ip_address,
+    )
+
+
 @transaction.atomic
 def invitation_accept_pending(*, user, email: str) -> list[Membership]:
-    """Turn the pending invitations for a verified ``email`` of ``user`` into memberships."""
+    """Turn the pending invitations for a verified ``email`` of ``user`` into memberships.
+
+    Each invitation is used once (``accepted_at``) and only before ``expires_at``; expired ones
+    stay open so their administrators see them as expired (selectors.invitation_list_expired_for).
+    """
     created = []
     pending = (
         Invitation.objects.select_for_update()
-        .filter(email__iexact=email, accepted_at__isnull=True)
+        .filter(email__iexact=email, accepted_at__isnull=True, expires_at__gt=timezone.now())
         .select_related("company")
         .order_by("id")
     )

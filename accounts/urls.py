@@ -20,5 +20,6 @@ urlpatterns = [
     path("users/<int:pk>/edit/", views.UserEditView.as_view(), name="user_edit"),
     path("users/<int:pk>/remove/", views.UserRemoveView.as_view(), name="user_remove"),
     path("users/invitations/<int:pk>/cancel/", views.InvitationCancelView.as_view(), name="invitation_cancel"),
+    path("users/invitations/<int:pk>/resend/", views.InvitationResendView.as_view(), name="invitation_resend"),
     path("activity/", views.ActivityView.as_view(), name="activity"),
 ]

@@ -16,6 +16,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.views import View
 
@@ -565,14 +566,20 @@ class UserRemoveView(MembershipActionView):
         return HttpResponseRedirect(self.back_url())
 
 
+def _open_invitation(request, pk) -> Invitation:
+    """An open invitation of a company the user manages users of: 404 outside, 403 by role."""
+    invitation = Invitation.objects.select_related("company").filter(pk=pk, accepted_at__isnull=True).first()
+    if invitation is None:
+        raise Http404
+    require(request.user, Action.MANAGE_USERS, company=invitation.company)
+    return invitation
+
+
 class InvitationCancelView(LoginRequiredMixin, View):
     """POST: withdraw a pending invitation (404 outside the actor's companies)."""
 
     def post(self, request, pk):
-        invitation = Invitation.objects.select_related("company").filter(pk=pk, accepted_at__isnull=True).first()
-        if invitation is None:
-            raise Http404
-        require(request.user, Action.MANAGE_USERS, company=invitation.company)
+        invitation = _open_invitation(request, pk)
         try:
             services.invitation_cancel(actor=request.user, invitation=invitation, ip_address=client_ip(request))
         except ApplicationError as error:
@@ -581,6 +588,26 @@ class InvitationCancelView(LoginRequiredMixin, View):
             messages.error(request, error.message)
         else:
             messages.success(request, _("The invitation to %(email)s was withdrawn.") % {"email": invitation.email})
+        return HttpResponseRedirect(_manage_url("manage:users", invitation.company))
+
+
+class InvitationResendView(LoginRequiredMixin, View):
+    """POST: send a new invitation (with a new expiry) in place of an open or expired one."""
+
+    def post(self, request, pk):
+        invitation = _open_invitation(request, pk)
+        try:
+            new = services.invitation_resend(actor=request.user, invitation=invitation, ip_address=client_ip(request))
+        except ApplicationError as error:
+            if error.code == "forbidden":
+                raise Http404 from error
+            messages.error(request, error.message)
+        else:
+            messages.success(
+                request,
+                _("A new invitation was sent to %(email)s. It is valid until %(date)s.")
+                % {"email": new.email, "date": formats.date_format(timezone.localtime(new.expires_at), "Y-m-d")},
+            )
         return HttpResponseRedirect(_manage_url("manage:users", invitation.company))
 
 

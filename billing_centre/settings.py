@@ -11,6 +11,7 @@ import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -54,6 +55,8 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.mfa",
     "csp",
+    # Celery beat's schedule and each entry's last run time live in PostgreSQL (docs/scheduled-jobs.md).
+    "django_celery_beat",
     "billing_centre",
     "accounts",
     "invoices",
@@ -137,6 +140,8 @@ ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_PRESERVE_USERNAME_CASING = False
 ACCOUNT_USERNAME_MIN_LENGTH = 3
+# Days an invitation by e-mail stays valid (accounts.Invitation.expires_at); then it is refused.
+INVITATION_DAYS = env.int("BC_INVITATION_DAYS", default=7)
 # The client's address (billing_centre.client_ip, allauth's rate limits, lock-outs, the audit trail):
 # the number of proxies of ours in front of the portal (nginx: 1). With 0 (the default)
 # X-Forwarded-For is ignored, so a forged header never chooses the address.
@@ -148,6 +153,8 @@ ACCOUNT_RATE_LIMITS = {
 }
 # Every log-in lock-out (login_failed above) is audited: accounts.adapter.AccountAdapter.
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+# Sign-up does the same work for a new and an existing e-mail (no timing tells them apart).
+ACCOUNT_FORMS = {"signup": "accounts.auth_forms.SignupForm"}
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Billing Centre"
 
@@ -183,25 +190,43 @@ REDIS_URL = env.str("REDIS_URL", default="")
 def redis_caches(url: str) -> dict:
     """The cache configuration on the Redis at ``url`` (also used by the fault tests).
 
-    django-redis with IGNORE_EXCEPTIONS: while Redis is down a cache read is a miss and a write is
-    dropped (logged), so pages keep working without the cache instead of answering 500.
+    ``default`` is ``billing_centre.cache.FailoverCache``: Redis (the ``redis`` alias) while it
+    answers, the database (the ``database`` alias, a DatabaseCache on the table of migration
+    billing_centre 0001) while it cannot be reached. Pages keep working during a Redis outage, and
+    the rate limits and lock-outs kept in the cache keep counting instead of failing open.
     """
+    prefix = env.str("DJANGO_CACHE_PREFIX", default="bc")
     return {
         "default": {
+            "BACKEND": "billing_centre.cache.FailoverCache",
+            "OPTIONS": {
+                "PRIMARY": "redis",
+                "FALLBACK": "database",
+                # After a failure, Redis is tried again (per thread) after this many seconds.
+                "RETRY_SECONDS": env.float("DJANGO_CACHE_RETRY_SECONDS", default=5.0),
+            },
+        },
+        "redis": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": url,
-            "KEY_PREFIX": env.str("DJANGO_CACHE_PREFIX", default="bc"),
+            "KEY_PREFIX": prefix,
             "OPTIONS": {
-                "IGNORE_EXCEPTIONS": True,
+                # Errors are raised to FailoverCache, which answers from the database instead.
+                "IGNORE_EXCEPTIONS": False,
                 "SOCKET_CONNECT_TIMEOUT": 1,
                 "SOCKET_TIMEOUT": 1,
             },
-        }
+        },
+        "database": {
+            "BACKEND": "billing_centre.cache.DatabaseCache",
+            "LOCATION": "bc_cache_fallback",
+            "KEY_PREFIX": prefix,
+            # Rate-limit counters must not be culled during an outage: a generous ceiling.
+            "OPTIONS": {"MAX_ENTRIES": 200_000, "CULL_FREQUENCY": 4},
+        },
     }
 
 
-# Cache errors are logged (django_redis.cache logger) rather than raised.
-DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 if REDIS_URL:
     CACHES = redis_caches(REDIS_URL)
 else:
@@ -215,10 +240,82 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A task whose worker process died (OOM kill, SIGKILL) is put back on its queue, not acknowledged:
+# with acks_late that makes every task run at least once, so each one is written to be safe to run
+# twice (exports claim their job under a lease, payments use idempotency keys). docs/operations.md.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# Time limits: the soft one raises SoftTimeLimitExceeded inside the task (it cleans up and gives
+# the job back), the hard one kills the process. Defaults for every task, longer where needed.
+CELERY_TASK_SOFT_TIME_LIMIT = 300
+CELERY_TASK_TIME_LIMIT = 360
+CELERY_TASK_ANNOTATIONS = {
+    # Up to 5,000 PDFs in one ZIP (a few minutes rendered, more with cold fonts); a build cut short
+    # is rebuilt from scratch by another worker, so the limit only bounds a stuck build.
+    "invoices.export_job_run": {"soft_time_limit": 3300, "time_limit": 3600},
+    # The daily AutoPay run charges every due invoice through the gateway, one call each.
+    "payments.autopay_run": {"soft_time_limit": 3300, "time_limit": 3600},
+}
+# Redis redelivers a message not acknowledged within this time to another worker: it must exceed
+# the longest hard time limit above, or a long task would be started a second time while it runs.
+# socket_connect_timeout: a broker host that does not answer at all (no "connection refused") makes
+# a web request that queues a task (billing_centre.queue) wait at most this long per try, not the
+# operating system's connect timeout of minutes (kombu's default is none).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 7200, "socket_connect_timeout": 2}
+CELERY_RESULT_EXPIRES = 24 * 3600
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A broker connection lost mid-task does not cancel the task: its state is in the database, and
+# a redelivered copy finds the job finished or claimed (see exports' lease).
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+# WeasyPrint keeps memory after a render: a pool process is replaced after 100 tasks or once it
+# holds more than 600 MB (checked after each task), so memory never grows without bound.
+CELERY_WORKER_MAX_TASKS_PER_CHILD = 100
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = 600_000  # KiB
+# Queues, so a big export never delays AutoPay: "payments" (AutoPay, reconciliation), "documents"
+# (exports, PDFs), "mail" (e-mails), "celery" (the rest). docker-compose.yml runs a worker for
+# "payments" and one for the others; `make worker` consumes all of them.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+# Each queue has its own routing key: without one, Celery binds every queue with the default key
+# ("celery") and a message sent to one queue would be copied into all of them.
+CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in ("payments", "documents", "mail", "celery")]
+CELERY_TASK_ROUTES = {
+    "payments.autopay_run": {"queue": "payments"},
+    "payments.autopay_*": {"queue": "payments"},
+    "payments.payment_reconcile": {"queue": "payments"},
+    "invoices.export_job_run": {"queue": "documents"},
+    "*_send": {"queue": "mail"},
+    "*.send_*": {"queue": "mail"},
+    "*.mail_*": {"queue": "mail"},
+}
+# Bulk exports (invoices/services.py): a build holds its job under a lease renewed with every file
+# written; a job whose lease expired (its worker died) is rebuilt by another worker. A job still
+# waiting this long after it was queued is queued again by the sweep (Redis was down, or lost it).
+EXPORT_JOB_LEASE_SECONDS = env.int("EXPORT_JOB_LEASE_SECONDS", default=120)
+EXPORT_JOB_REQUEUE_AFTER_SECONDS = env.int("EXPORT_JOB_REQUEUE_AFTER_SECONDS", default=120)
 # Periodic jobs run by Celery beat; crontab times are in CELERY_TIMEZONE (Asia/Seoul).
 # Each job is also a management command (autopay_run, assess_fees, send_expiry_reminders,
 # reconcile_payments) for the embedded default without a worker.
+# Beat keeps its state (each entry's last run) in the database, not in a file of its container:
+# a beat restarted after 07:00 still sends that day's AutoPay run. CELERY_BEAT_SCHEDULE below stays
+# the source of truth: beat writes it into the database at each start (django-celery-beat).
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
+    # Daily jobs that have not succeeded by their deadline (JOB_DEADLINES) are reported to staff;
+    # runs whose worker died (lease expired) are marked abandoned.
+    "accounts-jobs-watch": {
+        "task": "accounts.jobs_watch",
+        "schedule": crontab(minute="*/15"),
+    },
+    # Bulk exports whose message never reached a worker, or whose worker died: queued again.
+    "invoices-export-jobs-sweep": {
+        "task": "invoices.export_jobs_sweep",
+        "schedule": 60.0,
+    },
+    # Receipts of succeeded payments that never reached the broker (Redis down at the commit):
+    # queued again; each receipt is sent once (payments.services.payment_receipt_deliver).
+    "payments-receipts-requeue": {
+        "task": "payments.payment_receipts_requeue",
+        "schedule": 300.0,
+    },
     # Payments left processing (a timeout, a crash) are settled by asking the gateway.
     "payments-reconcile": {
         "task": "payments.payment_reconcile",
@@ -241,6 +338,21 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=9, minute=0),
     },
 }
+# The watch (accounts.jobs_watch, every 15 minutes) alerts staff once a day, in admin (Job alerts)
+# and by e-mail, about a daily job (JobRun.job) without a successful run today by its deadline
+# (HH:MM, Asia/Seoul), and about a frequent job without a success within the given seconds.
+JOB_DEADLINES = {"fees_assess": "07:30", "autopay_run": "09:00", "card_expiry_reminders": "11:00"}
+JOB_MAX_SILENCE = {"payment_reconcile": 3600}
+# The Celery task the watch sends again when a run of the job was abandoned (its worker died):
+# the new run takes over the work left half-done, the same day.
+JOB_RESUME_TASKS = {
+    "fees_assess": "invoices.fees_assess",
+    "autopay_run": "payments.autopay_run",
+    "card_expiry_reminders": "payments.card_expiry_reminders_send",
+}
+# A job run holds a lease it renews while it works (accounts.jobs.job_run); a run whose lease
+# expired had its worker die: it is marked abandoned and a later run takes its unfinished work over.
+JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", default=600)
 
 # R13-R16: the invoice print fee of paper invoices, per country of the account or plan:
 # the amount in the country's currency and the first invoice date it applies to.
@@ -268,6 +380,9 @@ STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 PAYMENT_GATEWAY = "stripe" if STRIPE_SECRET_KEY else "simulated"
+# The offline gateway answers each charge this many seconds late (0: at once). Only for tests and
+# demos of a slow gateway: the fault tests stop a worker in the middle of an AutoPay batch with it.
+SIMULATED_GATEWAY_LATENCY = env.float("SIMULATED_GATEWAY_LATENCY", default=0.0)
 # Payment types offered and accepted per account country (R8); "default" for other countries.
 # Values are payments.models.MethodKind values. US: card, ACH debit (bank_debit), PayPal (online_service).
 PAYMENT_TYPES_BY_COUNTRY = {

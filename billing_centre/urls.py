@@ -4,6 +4,7 @@ Pages that a later issue builds answer with a plain "coming soon" page until
 then; none of them may 500.
 """
 
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 
@@ -14,6 +15,11 @@ from invoices.views import ShipmentListView
 from payments import views as payments_views
 
 from . import health, views
+
+# The Django admin has no log-in form of its own: /admin/login/ sends people to allauth's log-in
+# (``next`` kept), so billing staff meet the same MFA, rate limits, lock-out and audit as everyone
+# (issue 13). A logged-in user who is not active staff gets 403 there.
+admin.site.login = secure_admin_login(admin.site.login)
 
 urlpatterns = [
     path("", views.home, name="dashboard"),

@@ -11,12 +11,15 @@ from __future__ import annotations
 import logging
 import secrets
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import SuspiciousFileOperation
+from django.core.files.storage import default_storage
 from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
@@ -78,6 +81,8 @@ class _CheckedFile:
     content_type: str
     extension: str
     size: int
+    # The download name: the uploaded name cleaned, with the extension of the sniffed type.
+    name: str
 
 
 # --- Rules shared with views ----------------------------------------------------------------
@@ -135,25 +140,62 @@ def _check_attachments(files: Sequence) -> list[_CheckedFile]:
                 _("%(name)s is not a PDF, JPEG or PNG file. Only these types can be attached.") % {"name": name},
                 field="attachments",
             )
-        checked.append(_CheckedFile(upload=upload, content_type=sniffed[0], extension=sniffed[1], size=size))
+        checked.append(
+            _CheckedFile(
+                upload=upload,
+                content_type=sniffed[0],
+                extension=sniffed[1],
+                size=size,
+                name=attachment_name(name, sniffed[1]),
+            )
+        )
     return checked
 
 
-def _store_file(checked: _CheckedFile) -> str:
-    """Write the upload under MEDIA_ROOT (outside the web root) with a random name; return its path."""
-    relative = f"disputes/{timezone.now():%Y/%m}/{uuid.uuid4().hex}.{checked.extension}"
-    path = Path(settings.MEDIA_ROOT) / relative
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as out:
-        for chunk in checked.upload.chunks():
-            out.write(chunk)
-    return relative
+def attachment_name(uploaded: str, extension: str) -> str:
+    """The name offered back on download: the uploaded name's stem, cleaned, plus ``extension``.
 
-
-def _clean_name(upload, extension: str) -> str:
-    name = get_valid_filename(Path(getattr(upload, "name", "") or "attachment").name) or "attachment"
-    stem = Path(name).stem[:100] or "attachment"
+    Never fails: a name that cleans to nothing (``!!!``, ``...``, spaces, only characters that
+    are not letters or digits) becomes ``attachment.<extension>``, friendlier than refusing the
+    file. (``get_valid_filename`` raises ``SuspiciousFileOperation`` for those, a bare 400.)
+    """
+    stem = Path(str(uploaded).replace("\\", "/")).name.rsplit(".", 1)[0]  # our extension replaces any
+    try:
+        stem = get_valid_filename(stem)
+    except SuspiciousFileOperation:
+        stem = ""
+    stem = stem.strip("._-")[:100].rstrip("._-")
+    if not any(char.isalnum() for char in stem):
+        stem = "attachment"
     return f"{stem}.{extension}"
+
+
+@contextmanager
+def _files_removed_on_failure() -> Iterator[list[str]]:
+    """Collect the storage names written inside; delete them if anything fails before the block
+    ends, commit included. Services that store files open their transaction inside this block,
+    so a refused request or a database error leaves no file without its row."""
+    written: list[str] = []
+    try:
+        yield written
+    except BaseException:
+        for name in written:
+            try:
+                default_storage.delete(name)
+            except Exception:  # noqa: BLE001 - the original error matters more
+                logger.exception("could not remove attachment %s after a failed request", name)
+        raise
+
+
+def _store_file(checked: _CheckedFile, written: list[str]) -> str:
+    """Store the upload through the storage API (a private folder, or object storage) under a
+    random name; return the storage name, also recorded in ``written`` for clean-up."""
+    checked.upload.seek(0)
+    name = default_storage.save(
+        f"disputes/{timezone.now():%Y/%m}/{uuid.uuid4().hex}.{checked.extension}", checked.upload
+    )
+    written.append(name)
+    return name
 
 
 def _new_reference() -> str:
@@ -208,14 +250,14 @@ def _create_dispute(*, invoice: Invoice, actor, comment: str, language: str, ite
     return dispute
 
 
-def _attach(*, disputes: Iterable[Dispute], checked: list[_CheckedFile], actor) -> None:
-    stored = [(c, _store_file(c)) for c in checked]
+def _attach(*, disputes: Iterable[Dispute], checked: list[_CheckedFile], actor, written: list[str]) -> None:
+    stored = [(c, _store_file(c, written)) for c in checked]
     DisputeAttachment.objects.bulk_create(
         [
             DisputeAttachment(
                 dispute=dispute,
                 file=relative,
-                name=_clean_name(c.upload, c.extension),
+                name=c.name,
                 content_type=c.content_type,
                 size=c.size,
                 uploaded_by=actor,
@@ -229,7 +271,6 @@ def _attach(*, disputes: Iterable[Dispute], checked: list[_CheckedFile], actor) 
 # --- Filing ------------------------------------------------------------------------------------
 
 
-@transaction.atomic
 def dispute_file(
     *,
     invoice: Invoice,
@@ -242,92 +283,96 @@ def dispute_file(
     """File one dispute over charges of ``invoice`` (or the whole invoice).
 
     Each disputed amount is more than zero and at most its charge; a charge already in an
-    open dispute cannot be disputed again until that dispute is decided.
+    open dispute cannot be disputed again until that dispute is decided. Every check, the
+    attachments' included, runs before a file is stored; stored files are removed again if
+    the transaction fails, commit included.
     """
-    _check_may_file(invoice=invoice, actor=actor)
-    if not items:
-        raise DisputeRefused(_("Select at least one charge to dispute, or the whole invoice."), code="no_items")
-    # Lock the invoice so two filings over the same charge cannot both pass the overlap check.
-    invoice = Invoice.objects.select_for_update(of=("self",)).select_related("account", "plan").get(pk=invoice.pk)
-    lines = {line.id: line for line in InvoiceLine.objects.filter(invoice=invoice)}
-    open_items = list(_open_items(invoice).values_list("line_id", flat=True))
-    whole_open = None in open_items
-    wants_whole = any(item.line_id is None for item in items)
-    if wants_whole and len(items) > 1:
-        raise DisputeRefused(_("Dispute either the whole invoice or single charges, not both."), code="whole_and_lines")
-    if whole_open or (wants_whole and open_items):
-        raise DisputeRefused(
-            _("This invoice already has an open dispute over these charges. Follow it under Disputes."),
-            code="already_disputed",
-        )
-    valid_reasons = set(DisputeReason.values)
-    rows: list[DisputeItem] = []
-    for item in items:
-        prefix = item.field_prefix
-        if item.reason not in valid_reasons:
-            raise DisputeRefused(_("Choose a reason."), field=f"{prefix}reason" if prefix else None)
-        if item.line_id is None:
-            charge = invoice.total
-            line = None
-        else:
-            line = lines.get(item.line_id)
-            if line is None:
-                raise DisputeRefused(_("That charge is not on this invoice."), code="foreign_line")
-            if line.id in open_items:
+    with _files_removed_on_failure() as written, transaction.atomic():
+        _check_may_file(invoice=invoice, actor=actor)
+        if not items:
+            raise DisputeRefused(_("Select at least one charge to dispute, or the whole invoice."), code="no_items")
+        # Lock the invoice so two filings over the same charge cannot both pass the overlap check.
+        invoice = Invoice.objects.select_for_update(of=("self",)).select_related("account", "plan").get(pk=invoice.pk)
+        lines = {line.id: line for line in InvoiceLine.objects.filter(invoice=invoice)}
+        open_items = list(_open_items(invoice).values_list("line_id", flat=True))
+        whole_open = None in open_items
+        wants_whole = any(item.line_id is None for item in items)
+        if wants_whole and len(items) > 1:
+            raise DisputeRefused(
+                _("Dispute either the whole invoice or single charges, not both."), code="whole_and_lines"
+            )
+        if whole_open or (wants_whole and open_items):
+            raise DisputeRefused(
+                _("This invoice already has an open dispute over these charges. Follow it under Disputes."),
+                code="already_disputed",
+            )
+        valid_reasons = set(DisputeReason.values)
+        rows: list[DisputeItem] = []
+        for item in items:
+            prefix = item.field_prefix
+            if item.reason not in valid_reasons:
+                raise DisputeRefused(_("Choose a reason."), field=f"{prefix}reason" if prefix else None)
+            if item.line_id is None:
+                charge = invoice.total
+                line = None
+            else:
+                line = lines.get(item.line_id)
+                if line is None:
+                    raise DisputeRefused(_("That charge is not on this invoice."), code="foreign_line")
+                if line.id in open_items:
+                    raise DisputeRefused(
+                        _("This charge is already in an open dispute."),
+                        field=f"{prefix}amount" if prefix else None,
+                        code="already_disputed",
+                    )
+                charge = line.amount
+            if charge <= 0:
+                raise DisputeRefused(_("Only charges can be disputed, not credits."), code="not_a_charge")
+            try:
+                amount = quantize(item.amount, invoice.currency)
+            except (ValueError, TypeError):
+                raise DisputeRefused(_("Enter an amount."), field=f"{prefix}amount" if prefix else None) from None
+            if amount != item.amount:
                 raise DisputeRefused(
-                    _("This charge is already in an open dispute."),
+                    _("Enter the amount with no more decimals than %(currency)s has.") % {"currency": invoice.currency},
                     field=f"{prefix}amount" if prefix else None,
-                    code="already_disputed",
+                    code="amount_precision",
                 )
-            charge = line.amount
-        if charge <= 0:
-            raise DisputeRefused(_("Only charges can be disputed, not credits."), code="not_a_charge")
-        try:
-            amount = quantize(item.amount, invoice.currency)
-        except (ValueError, TypeError):
-            raise DisputeRefused(_("Enter an amount."), field=f"{prefix}amount" if prefix else None) from None
-        if amount != item.amount:
-            raise DisputeRefused(
-                _("Enter the amount with no more decimals than %(currency)s has.") % {"currency": invoice.currency},
-                field=f"{prefix}amount" if prefix else None,
-                code="amount_precision",
-            )
-        if amount <= 0:
-            raise DisputeRefused(
-                _("The disputed amount must be more than zero."),
-                field=f"{prefix}amount" if prefix else None,
-                code="amount_not_positive",
-            )
-        if amount > charge:
-            raise DisputeRefused(
-                _("The disputed amount cannot be more than the charge (%(charge)s).")
-                % {"charge": format_money(charge, invoice.currency)},
-                field=f"{prefix}amount" if prefix else None,
-                code="amount_above_charge",
-            )
-        rows.append(DisputeItem(line=line, reason=item.reason, amount=amount))
-    checked = _check_attachments(attachments)
+            if amount <= 0:
+                raise DisputeRefused(
+                    _("The disputed amount must be more than zero."),
+                    field=f"{prefix}amount" if prefix else None,
+                    code="amount_not_positive",
+                )
+            if amount > charge:
+                raise DisputeRefused(
+                    _("The disputed amount cannot be more than the charge (%(charge)s).")
+                    % {"charge": format_money(charge, invoice.currency)},
+                    field=f"{prefix}amount" if prefix else None,
+                    code="amount_above_charge",
+                )
+            rows.append(DisputeItem(line=line, reason=item.reason, amount=amount))
+        checked = _check_attachments(attachments)
 
-    dispute = _create_dispute(invoice=invoice, actor=actor, comment=comment, language=language, items=rows)
-    _attach(disputes=[dispute], checked=checked, actor=actor)
-    audit_record(
-        action="dispute.filed",
-        actor=actor,
-        company=dispute.company,
-        target=dispute,
-        data={
-            "invoice": invoice.number,
-            "amount": str(dispute.disputed_amount),
-            "currency": invoice.currency,
-            "items": len(rows),
-            "attachments": len(checked),
-        },
-    )
-    transaction.on_commit(lambda: dispute_notify(dispute_id=dispute.pk, kind="filed"))
-    return dispute
+        dispute = _create_dispute(invoice=invoice, actor=actor, comment=comment, language=language, items=rows)
+        _attach(disputes=[dispute], checked=checked, actor=actor, written=written)
+        audit_record(
+            action="dispute.filed",
+            actor=actor,
+            company=dispute.company,
+            target=dispute,
+            data={
+                "invoice": invoice.number,
+                "amount": str(dispute.disputed_amount),
+                "currency": invoice.currency,
+                "items": len(rows),
+                "attachments": len(checked),
+            },
+        )
+        transaction.on_commit(lambda: dispute_notify(dispute_id=dispute.pk, kind="filed"))
+        return dispute
 
 
-@transaction.atomic
 def dispute_file_bulk(
     *,
     invoices: Sequence[Invoice],
@@ -338,57 +383,58 @@ def dispute_file_bulk(
     language: str = "ko",
 ) -> list[Dispute]:
     """Dispute several whole invoices in one go with one reason: one dispute per invoice, for its total."""
-    if not invoices:
-        raise DisputeRefused(_("Select at least one invoice to dispute."), code="no_items")
-    if reason not in set(DisputeReason.values):
-        raise DisputeRefused(_("Choose a reason."), field="reason")
-    ids = sorted(invoice.pk for invoice in invoices)
-    locked = list(
-        Invoice.objects.select_for_update(of=("self",))
-        .select_related("account", "plan")
-        .filter(pk__in=ids)
-        .order_by("pk")
-    )
-    for invoice in locked:
-        _check_may_file(invoice=invoice, actor=actor)
-        if invoice.total <= 0:
-            raise DisputeRefused(
-                _("Invoice %(number)s has no charges to dispute.") % {"number": invoice.number},
-                code="not_a_charge",
-            )
-        if _open_items(invoice).exists():
-            raise DisputeRefused(
-                _("Invoice %(number)s already has an open dispute. Follow it under Disputes.")
-                % {"number": invoice.number},
-                code="already_disputed",
-            )
-    checked = _check_attachments(attachments)
-    disputes = [
-        _create_dispute(
-            invoice=invoice,
-            actor=actor,
-            comment=comment,
-            language=language,
-            items=[DisputeItem(line=None, reason=reason, amount=invoice.total)],
+    with _files_removed_on_failure() as written, transaction.atomic():
+        if not invoices:
+            raise DisputeRefused(_("Select at least one invoice to dispute."), code="no_items")
+        if reason not in set(DisputeReason.values):
+            raise DisputeRefused(_("Choose a reason."), field="reason")
+        ids = sorted(invoice.pk for invoice in invoices)
+        locked = list(
+            Invoice.objects.select_for_update(of=("self",))
+            .select_related("account", "plan")
+            .filter(pk__in=ids)
+            .order_by("pk")
         )
-        for invoice in locked
-    ]
-    _attach(disputes=disputes, checked=checked, actor=actor)
-    for dispute in disputes:
-        audit_record(
-            action="dispute.filed",
-            actor=actor,
-            company=dispute.company,
-            target=dispute,
-            data={
-                "invoice": dispute.invoice.number,
-                "amount": str(dispute.disputed_amount),
-                "currency": dispute.invoice.currency,
-                "bulk": len(disputes),
-            },
-        )
-        transaction.on_commit(lambda pk=dispute.pk: dispute_notify(dispute_id=pk, kind="filed"))
-    return disputes
+        for invoice in locked:
+            _check_may_file(invoice=invoice, actor=actor)
+            if invoice.total <= 0:
+                raise DisputeRefused(
+                    _("Invoice %(number)s has no charges to dispute.") % {"number": invoice.number},
+                    code="not_a_charge",
+                )
+            if _open_items(invoice).exists():
+                raise DisputeRefused(
+                    _("Invoice %(number)s already has an open dispute. Follow it under Disputes.")
+                    % {"number": invoice.number},
+                    code="already_disputed",
+                )
+        checked = _check_attachments(attachments)
+        disputes = [
+            _create_dispute(
+                invoice=invoice,
+                actor=actor,
+                comment=comment,
+                language=language,
+                items=[DisputeItem(line=None, reason=reason, amount=invoice.total)],
+            )
+            for invoice in locked
+        ]
+        _attach(disputes=disputes, checked=checked, actor=actor, written=written)
+        for dispute in disputes:
+            audit_record(
+                action="dispute.filed",
+                actor=actor,
+                company=dispute.company,
+                target=dispute,
+                data={
+                    "invoice": dispute.invoice.number,
+                    "amount": str(dispute.disputed_amount),
+                    "currency": dispute.invoice.currency,
+                    "bulk": len(disputes),
+                },
+            )
+            transaction.on_commit(lambda pk=dispute.pk: dispute_notify(dispute_id=pk, kind="filed"))
+        return disputes
 
 
 # --- Status changes ---------------------------------------------------------------------------

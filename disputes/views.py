@@ -10,6 +10,8 @@ from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import SuspiciousFileOperation
+from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import render
@@ -330,16 +332,12 @@ class DisputeAttachmentView(View):
             if dispute_get_visible(user=user, reference=reference) is None:
                 raise Http404
             require(user, Action.VIEW, **_target(attachment.dispute.invoice))
-        from pathlib import Path
-
-        from django.conf import settings
-
-        root = Path(settings.MEDIA_ROOT).resolve()
-        path = (root / attachment.file).resolve()
-        if root not in path.parents or not path.is_file():
-            raise Http404
+        try:  # through the storage API: a private folder, or object storage (DESIGN.md)
+            stored = default_storage.open(attachment.file, "rb")
+        except (FileNotFoundError, SuspiciousFileOperation):
+            raise Http404 from None
         response = FileResponse(
-            path.open("rb"), as_attachment=True, filename=attachment.name, content_type=attachment.content_type
+            stored, as_attachment=True, filename=attachment.name, content_type=attachment.content_type
         )
         response["X-Content-Type-Options"] = "nosniff"
         response["Cache-Control"] = "private, no-store"

@@ -136,7 +136,7 @@ class InvoiceDocumentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(ExportJob)
 class ExportJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("id", "owner", "format", "status", "total", "done", "created_at", "finished_at")
+    list_display = ("id", "owner", "format", "status", "total", "done", "attempts", "created_at", "finished_at")
     list_filter = ("status", "format")
     list_select_related = ("owner",)
     search_fields = ("owner__username", "owner__email")

@@ -197,6 +197,8 @@ def fees_assess(*, today: datetime.date | None = None, recorder=None) -> Counter
     counts: Counter = Counter()
 
     def attempt(service, invoice, key, **kwargs):
+        if recorder is not None:
+            recorder.heartbeat()  # alive: renews the run's lease now and then
         try:
             if service(invoice=invoice, **kwargs) is not None:
                 counts[key] += 1

@@ -8,6 +8,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import BillingPlan, ShippingAccount
@@ -278,6 +279,17 @@ class ExportJob(models.Model):
     error = models.CharField(_("error"), max_length=300, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    # When the job's task was last sent to the broker. A job still pending (or running with an
+    # expired lease) long after this is sent again by the sweep (``export_jobs_sweep``): the
+    # message never reached the broker (Redis down at the request) or was lost with it.
+    queued_at = models.DateTimeField(_("queued"), default=timezone.now)
+    # Builds started (claims). Bounded by services.EXPORT_JOB_MAX_ATTEMPTS, then the job fails.
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    # The build in progress holds the job until this time and pushes it forward with every file
+    # written; past it (the worker died or stalled), another worker may claim the job and rebuild.
+    lease_expires_at = models.DateTimeField(_("lease expires"), null=True, blank=True)
+    # Names the build holding the lease: a build that lost its lease can no longer write the row.
+    lease_token = models.UUIDField(_("lease token"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("invoice export")
@@ -285,6 +297,14 @@ class ExportJob(models.Model):
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(condition=Q(done__lte=F("total")), name="exportjob_done_le_total"),
+        ]
+        indexes = [
+            # The sweep's scan: the few jobs not finished yet.
+            models.Index(
+                fields=["queued_at"],
+                name="exportjob_unfinished_queued",
+                condition=Q(status__in=["pending", "running"]),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import datetime
 import logging
+import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import F, Max, Q
+from django.db.models.functions import Now
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -22,6 +24,7 @@ from django.utils.translation import gettext as _
 
 from accounts.services import audit_record
 from billing_centre.exceptions import ApplicationError
+from billing_centre.queue import enqueue, enqueue_on_commit
 
 from .figures_cache import invoice_figures_changed
 from .formats.archive import write_zip
@@ -176,9 +179,47 @@ def export_zip_name(format: str) -> str:
     return f"invoices-{format}-{timezone.localtime():%Y%m%d-%H%M%S}.zip"
 
 
+# --- Export jobs: every job reaches READY or FAILED ------------------------------------------
+#
+# A job is queued after its row commits, by a publish that never raises (a broker outage leaves
+# it pending, and the page says it is waiting). A build claims the job with one conditional UPDATE
+# (pending, or running with an expired lease), so two workers never build it at once; it renews
+# its lease with every file written and finishes only while it still holds it. The sweep (beat,
+# every minute) queues again the jobs whose message never reached a worker and those whose worker
+# died; after EXPORT_JOB_MAX_ATTEMPTS builds a job fails and its owner is told.
+
+EXPORT_JOB_MAX_ATTEMPTS = 3
+
+
+class _LeaseLost(Exception):
+    """The build no longer holds its job (another worker took it over): it stops writing."""
+
+
+def _running_without_live_lease() -> Q:
+    """Running, but nobody holds it: the lease expired (or the row predates leases)."""
+    return Q(status=ExportJob.Status.RUNNING) & (Q(lease_expires_at__lt=Now()) | Q(lease_expires_at__isnull=True))
+
+
+def _lease_until():
+    return Now() + datetime.timedelta(seconds=settings.EXPORT_JOB_LEASE_SECONDS)
+
+
+def _export_job_publish(job_id) -> bool:
+    """Send the job's task to the broker now; never raises. False when the broker did not take it.
+
+    A job whose message did not get through stays pending and is queued again by the sweep.
+    """
+    from .tasks import export_job_run_task
+
+    return enqueue(export_job_run_task, str(job_id))
+
+
 @transaction.atomic
 def export_job_create(*, owner, invoices: list[Invoice], format: str, language: str, base_url: str) -> ExportJob:
-    """Queue a bulk export; the task runs when the transaction commits (eagerly without Redis)."""
+    """Save a bulk export job and queue it once the row is committed (eagerly without Redis).
+
+    With the broker down the job is saved all the same, waiting: the sweep queues it later.
+    """
     from .tasks import export_job_run_task
 
     export_check_allowed(invoices=invoices, format=format)
@@ -199,56 +240,184 @@ def export_job_create(*, owner, invoices: list[Invoice], format: str, language: 
         target=job,
         data={"format": format, "count": len(invoices)},
     )
-    transaction.on_commit(lambda: export_job_run_task.delay(str(job.id)))
+    # Published after the commit and never raising: with the broker down the job stays pending.
+    enqueue_on_commit(export_job_run_task, str(job.id))
     return job
 
 
-def export_job_run(*, job_id) -> ExportJob:
-    """Build the job's ZIP in MEDIA_ROOT, recording progress; then e-mail the owner the link."""
+def export_job_claim(*, job_id) -> tuple[ExportJob, uuid.UUID | None]:
+    """Take the job for one build: ``(job, token)`` when the caller builds it, ``(job, None)`` if not.
+
+    One conditional UPDATE, so of two workers at once only one gets it: a pending job, or a
+    running one whose lease expired (its worker died or stalled), with attempts left. The build
+    starts again from nothing (``done`` back to 0). A job out of attempts whose last build died
+    fails here, and its owner is told.
+    """
+    token = uuid.uuid4()
+    claimable = Q(status=ExportJob.Status.PENDING) | _running_without_live_lease()
+    claimed = ExportJob.objects.filter(claimable, pk=job_id, attempts__lt=EXPORT_JOB_MAX_ATTEMPTS).update(
+        status=ExportJob.Status.RUNNING,
+        attempts=F("attempts") + 1,
+        lease_token=token,
+        lease_expires_at=_lease_until(),
+        done=0,
+    )
+    if not claimed:
+        _export_job_give_up(job_id=job_id)
+    job = ExportJob.objects.select_related("owner").get(pk=job_id)
+    return job, (token if claimed else None)
+
+
+def _export_job_give_up(*, job_id) -> bool:
+    """Fail a job whose last allowed build died (running, lease expired, no attempts left)."""
+    language = ExportJob.objects.filter(pk=job_id).values_list("language", flat=True).first() or "ko"
+    with translation.override(language):
+        error = _("The export could not be finished. Please try again with fewer invoices.")[:300]
+    failed = ExportJob.objects.filter(
+        _running_without_live_lease(), pk=job_id, attempts__gte=EXPORT_JOB_MAX_ATTEMPTS
+    ).update(
+        status=ExportJob.Status.FAILED,
+        error=error,
+        lease_token=None,
+        lease_expires_at=None,
+        finished_at=Now(),
+    )
+    if failed:
+        logger.error("invoice export %s failed after %d attempts", job_id, EXPORT_JOB_MAX_ATTEMPTS)
+        _export_job_send_failed_mail(ExportJob.objects.select_related("owner").get(pk=job_id))
+    return bool(failed)
+
+
+def export_job_run(*, job_id) -> ExportJob | None:
+    """Build the job's ZIP in MEDIA_ROOT if this worker can claim it; then e-mail the owner.
+
+    A redelivered or duplicate task finds the job finished or held by a live build and returns.
+    """
+    if not ExportJob.objects.filter(pk=job_id).exists():
+        logger.warning("invoice export %s no longer exists (its owner was deleted?): nothing to build", job_id)
+        return None
+    job, token = export_job_claim(job_id=job_id)
+    if token is None:
+        return job
+    held = ExportJob.objects.filter(pk=job.pk, lease_token=token, status=ExportJob.Status.RUNNING)
+    # Messages stored on the job are shown to its owner: in the owner's language.
+    with translation.override(job.language):
+        built = _export_job_run_claimed(job, held)
+    job.refresh_from_db()
+    if built:
+        _export_job_send_ready_mail(job)
+    return job
+
+
+def _export_job_run_claimed(job: ExportJob, held) -> bool:
+    """Build a claimed job; every way out leaves it ready, failed, pending again, or someone else's."""
+    built = False
+    try:
+        built = _export_job_build(job, held)
+    except _LeaseLost:
+        logger.warning("invoice export %s lost its lease to another build; this one stops", job.pk)
+    except ApplicationError as error:
+        # Permanent (scope or enrolment changed since the request): failed at once.
+        if held.update(
+            status=ExportJob.Status.FAILED,
+            error=str(error.message)[:300],
+            lease_token=None,
+            lease_expires_at=None,
+            finished_at=Now(),
+        ):
+            _export_job_send_failed_mail(ExportJob.objects.select_related("owner").get(pk=job.pk))
+    except Exception:
+        # Unexpected (a bug, the soft time limit, a file system error): given back as pending for
+        # the sweep to queue again, until the attempts run out.
+        logger.exception("invoice export %s failed (attempt %d)", job.pk, job.attempts)
+        if job.attempts >= EXPORT_JOB_MAX_ATTEMPTS:
+            if held.update(
+                status=ExportJob.Status.FAILED,
+                error=_("The export could not be built. Please try again.")[:300],
+                lease_token=None,
+                lease_expires_at=None,
+                finished_at=Now(),
+            ):
+                _export_job_send_failed_mail(ExportJob.objects.select_related("owner").get(pk=job.pk))
+        else:
+            held.update(status=ExportJob.Status.PENDING, done=0, lease_token=None, lease_expires_at=None)
+    return built
+
+
+def _export_job_build(job: ExportJob, held) -> bool:
+    """Write the ZIP from scratch into a part file of this build, then rename it into place.
+
+    ``held``: the job's row while this build holds the lease; every write goes through it, so a
+    build that lost its lease raises ``_LeaseLost`` at its next file and never publishes its ZIP.
+    """
     from .selectors import invoice_list_for_export
 
-    job = ExportJob.objects.select_related("owner").get(pk=job_id)
-    if job.status in (ExportJob.Status.READY, ExportJob.Status.RUNNING):
-        return job
-    ExportJob.objects.filter(pk=job.pk).update(status=ExportJob.Status.RUNNING)
+    # Scope again: the owner's rights may have changed since the request.
+    invoices = list(invoice_list_for_export(user=job.owner, ids=job.invoice_ids))
+    if len(invoices) != len(job.invoice_ids):
+        raise ExportRefused(_("Some of the selected invoices are no longer available to you."))
+    export_check_allowed(invoices=invoices, format=job.format)
+    relative = f"exports/{job.owner_id}/{job.id}.zip"
+    path = _media_path(relative)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # A part file per build: a stalled build that lost its lease can never write into the file of
+    # the build that took over. Parts of earlier (dead) builds are removed.
+    part = path.with_name(f"{job.id}.{job.attempts}.part")
+    for stale in path.parent.glob(f"{job.id}.*.part"):
+        if stale != part:
+            stale.unlink(missing_ok=True)
+    step = 1 if job.format != ExportFormat.CSV else len(invoices)
+
+    def progress(number: int) -> None:
+        # The heartbeat: progress shown on the page, and the lease pushed forward.
+        if not held.update(done=min(number * step, job.total), lease_expires_at=_lease_until()):
+            raise _LeaseLost
+
     try:
-        # Scope again: the owner's rights may have changed since the request.
-        invoices = list(invoice_list_for_export(user=job.owner, ids=job.invoice_ids))
-        if len(invoices) != len(job.invoice_ids):
-            raise ExportRefused(_("Some of the selected invoices are no longer available to you."))
-        export_check_allowed(invoices=invoices, format=job.format)
-        relative = f"exports/{job.owner_id}/{job.id}.zip"
-        path = _media_path(relative)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        step = 1 if job.format != ExportFormat.CSV else len(invoices)
-
-        def progress(number: int) -> None:
-            ExportJob.objects.filter(pk=job.pk).update(done=min(number * step, job.total))
-
         members = export_members(invoices=invoices, format=job.format, language=job.language)
-        write_zip(path.with_suffix(".part"), members, progress=progress)
-        path.with_suffix(".part").replace(path)
-    except ApplicationError as error:
-        ExportJob.objects.filter(pk=job.pk).update(
-            status=ExportJob.Status.FAILED, error=str(error.message)[:300], finished_at=timezone.now()
-        )
-        job.refresh_from_db()
-        return job
-    except Exception:
-        logger.exception("invoice export %s failed", job.pk)
-        ExportJob.objects.filter(pk=job.pk).update(
-            status=ExportJob.Status.FAILED,
-            error=_("The export could not be built. Please try again.")[:300],
-            finished_at=timezone.now(),
-        )
-        job.refresh_from_db()
-        return job
-    ExportJob.objects.filter(pk=job.pk).update(
-        status=ExportJob.Status.READY, file=relative, done=job.total, finished_at=timezone.now()
+        write_zip(part, members, progress=progress)
+        with transaction.atomic():
+            # Published only by the build still holding the job (its row locked meanwhile).
+            if not list(held.select_for_update().values_list("pk", flat=True)):
+                raise _LeaseLost
+            part.replace(path)
+            held.update(
+                status=ExportJob.Status.READY,
+                file=relative,
+                done=job.total,
+                error="",
+                lease_token=None,
+                lease_expires_at=None,
+                finished_at=Now(),
+            )
+    finally:
+        part.unlink(missing_ok=True)
+    return True
+
+
+def export_jobs_sweep(*, requeue_after: datetime.timedelta | None = None) -> dict[str, int]:
+    """Beat, every minute: queue again the jobs no worker is building.
+
+    A pending job queued more than ``requeue_after`` ago (its message never reached the broker,
+    or was lost with it), or a running one whose lease expired (its worker died): sent again, and
+    a worker claims it. A job whose last allowed build died fails, and its owner is told.
+    """
+    if requeue_after is None:
+        requeue_after = datetime.timedelta(seconds=settings.EXPORT_JOB_REQUEUE_AFTER_SECONDS)
+    expired = _running_without_live_lease()
+    failed = sum(
+        _export_job_give_up(job_id=pk)
+        for pk in ExportJob.objects.filter(expired, attempts__gte=EXPORT_JOB_MAX_ATTEMPTS).values_list("pk", flat=True)
     )
-    job.refresh_from_db()
-    _export_job_send_ready_mail(job)
-    return job
+    stale = ExportJob.objects.filter(
+        Q(status=ExportJob.Status.PENDING) | expired, queued_at__lte=Now() - requeue_after
+    ).order_by("queued_at")
+    ids = list(stale.values_list("pk", flat=True)[:500])
+    ExportJob.objects.filter(pk__in=ids).update(queued_at=Now())
+    requeued = sum(_export_job_publish(pk) for pk in ids)
+    if ids:
+        logger.info("export sweep: %d of %d jobs queued again", requeued, len(ids))
+    return {"requeued": requeued, "unqueued": len(ids) - requeued, "failed": failed}
 
 
 def _export_job_send_ready_mail(job: ExportJob) -> None:
@@ -257,6 +426,15 @@ def _export_job_send_ready_mail(job: ExportJob) -> None:
     with translation.override(job.language):
         subject = _("Your invoice download is ready")
         body = render_to_string("invoices/email/export_ready.txt", {"job": job})
+    send_mail(subject, body, None, [job.owner.email], fail_silently=True)
+
+
+def _export_job_send_failed_mail(job: ExportJob) -> None:
+    if not job.owner.email:
+        return
+    with translation.override(job.language):
+        subject = _("Your invoice download could not be prepared")
+        body = render_to_string("invoices/email/export_failed.txt", {"job": job})
     send_mail(subject, body, None, [job.owner.email], fail_silently=True)
 
 

@@ -2,13 +2,21 @@
 
 from celery import shared_task
 
-from .services import export_job_run
+from .services import export_job_run, export_jobs_sweep
 
 
-@shared_task(name="invoices.export_job_run")
+# No result stored: the job's row is its state. Without a result, sending the task does not
+# touch the result backend either, so a Redis outage costs the request nothing but the publish.
+@shared_task(name="invoices.export_job_run", ignore_result=True)
 def export_job_run_task(job_id: str) -> str:
     job = export_job_run(job_id=job_id)
-    return job.status
+    return job.status if job is not None else "missing"
+
+
+@shared_task(name="invoices.export_jobs_sweep", ignore_result=True)
+def export_jobs_sweep_task() -> dict:
+    """Beat, every minute: export jobs whose message was lost or whose worker died, queued again."""
+    return export_jobs_sweep()
 
 
 @shared_task(name="invoices.fees_assess")

@@ -4,7 +4,10 @@ Money moves only through the payment services (idempotency keys, row locks, audi
 payments, their allocations and received webhooks are shown read-only here.
 """
 
+import json
+
 from django.contrib import admin
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from billing_centre.admin_utils import ReadOnlyAdminMixin, money_column
@@ -19,11 +22,14 @@ from .models import (
     GatewayCustomer,
     Payment,
     PaymentAllocation,
+    PaymentAttemptClaim,
     PaymentMethod,
     ShippingAccountPaymentOption,
     SimulatedCharge,
+    WebhookAnomaly,
     WebhookEvent,
 )
+from .webhooks import webhook_anomaly_resolve
 
 
 @admin.register(PaymentMethod)
@@ -74,6 +80,7 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "gateway",
         "created_at",
         "settled_at",
+        "receipt_sent_at",
     )
     list_filter = ("status", "gateway", "currency", "method_kind", "created_at")
     list_select_related = ("company",)
@@ -140,6 +147,62 @@ class WebhookEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return bool(obj.error)
 
 
+@admin.register(WebhookAnomaly)
+class WebhookAnomalyAdmin(admin.ModelAdmin):
+    """Signed gateway events that were not applied (payments/webhooks.py): read-only, except the
+    "resolved" flag staff set once the gateway and our books agree again (a refund, a settlement)."""
+
+    list_display = ("created_at", "reason", "event", "payment", "alerted_at", "resolved", "resolved_by")
+    list_filter = ("reason", "resolved", "created_at")
+    list_select_related = ("event", "payment", "resolved_by")
+    search_fields = ("event__event_id", "payment__reference", "payment__gateway_reference")
+    date_hierarchy = "created_at"
+    fields = (
+        "reason",
+        "event",
+        "payment",
+        "detail",
+        "raw_event",
+        "created_at",
+        "alerted_at",
+        "resolved",
+        "resolved_by",
+        "resolved_at",
+    )
+    readonly_fields = (
+        "reason",
+        "event",
+        "payment",
+        "detail",
+        "raw_event",
+        "created_at",
+        "alerted_at",
+        "resolved_by",
+        "resolved_at",
+    )
+    actions = ["mark_resolved"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("raw event"))
+    def raw_event(self, obj):
+        return format_html("<pre>{}</pre>", json.dumps(obj.event.payload, indent=2, ensure_ascii=False, sort_keys=True))
+
+    def save_model(self, request, obj, form, change):
+        # Only "resolved" is editable; the service records who and when, with an audit event.
+        if "resolved" in form.changed_data:
+            webhook_anomaly_resolve(anomaly=obj, actor=request.user, resolved=form.cleaned_data["resolved"])
+
+    @admin.action(description=_("Mark selected anomalies resolved"), permissions=["change"])
+    def mark_resolved(self, request, queryset):
+        for anomaly in queryset.filter(resolved=False).order_by("id"):
+            webhook_anomaly_resolve(anomaly=anomaly, actor=request.user)
+
+
 @admin.register(GatewayCustomer)
 class GatewayCustomerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The gateway's own customer record of a company's wallet: shown, never edited."""
@@ -157,6 +220,15 @@ class ShippingAccountPaymentOptionAdmin(admin.ModelAdmin):
     search_fields = ("account__number", "account__company__name")
     autocomplete_fields = ("account", "method")
     readonly_fields = ("updated_by", "updated_at")
+
+
+@admin.register(PaymentAttemptClaim)
+class PaymentAttemptClaimAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Confirmed pay forms being worked on right now (a row lives as long as its request)."""
+
+    list_display = ("idempotency_key", "user", "created_at")
+    list_select_related = ("user",)
+    search_fields = ("idempotency_key", "user__username")
 
 
 @admin.register(SimulatedCharge)

@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from .services import webhook_replay
+from .webhooks import webhook_replay
 
 
 @admin.action(description=_("Replay selected webhook events"), permissions=["view"])

@@ -63,6 +63,7 @@ from .services import (
     invoice_checks,
     kind_allowed,
     payment_charge,
+    payment_reconcile,
     payment_scheduled_run,
     payments_open,
     payments_settle,
@@ -140,19 +141,23 @@ def schedule_ended(schedule: AutoPaySchedule, today: datetime.date) -> bool:
     return schedule.until_date is not None and today > schedule.until_date
 
 
-def invoice_due_for_run(schedule: AutoPaySchedule, invoice: Invoice, day: datetime.date) -> bool:
-    """Is ``day`` a day on which this schedule pays this invoice?"""
+def invoice_pay_day(schedule: AutoPaySchedule, invoice: Invoice) -> datetime.date:
+    """The day the schedule pays the invoice: ``days_before_due`` days before its due date, or the
+    schedule's weekday on or after the invoice was issued."""
     if schedule.timing == AutoPaySchedule.Timing.WEEKDAY:
-        return day.weekday() == schedule.weekday
-    return day >= invoice.due_date - datetime.timedelta(days=schedule.days_before_due or 0)
+        return invoice.invoice_date + datetime.timedelta(days=(schedule.weekday - invoice.invoice_date.weekday()) % 7)
+    return invoice.due_date - datetime.timedelta(days=schedule.days_before_due or 0)
+
+
+def invoice_due_for_run(schedule: AutoPaySchedule, invoice: Invoice, day: datetime.date) -> bool:
+    """Does a run on ``day`` pay this invoice? From its pay day on: a run that did not happen on
+    that day (beat down, a worker lost) is caught up by the next one, whatever the timing."""
+    return day >= invoice_pay_day(schedule, invoice)
 
 
 def invoice_run_date(schedule: AutoPaySchedule, invoice: Invoice, today: datetime.date) -> datetime.date:
     """The first run day, from ``today`` on, on which the schedule pays the invoice."""
-    if schedule.timing == AutoPaySchedule.Timing.WEEKDAY:
-        start = max(today, invoice.invoice_date)
-        return start + datetime.timedelta(days=(schedule.weekday - start.weekday()) % 7)
-    return max(today, invoice.due_date - datetime.timedelta(days=schedule.days_before_due or 0))
+    return max(today, invoice_pay_day(schedule, invoice))
 
 
 def next_weekday(weekday: int, today: datetime.date) -> datetime.date:
@@ -670,6 +675,13 @@ def autopay_run(*, today: datetime.date | None = None, recorder=None) -> Counter
             error(f"scheduled payment {payment_id}: {type(exc).__name__}: {exc}")
 
     counts["synced"] += autopay_attempts_sync()
+    heartbeat = recorder.heartbeat if recorder is not None else None
+    # What a run whose worker died left half-done is finished first, when no other run is alive.
+    # An unrecorded call (a shell, a test) cannot tell whether another run is alive: it never does.
+    if recorder is not None and not recorder.others_running():
+        counts.update(
+            autopay_resume_abandoned(today=today, claimed_before=recorder.record.started_at, heartbeat=heartbeat)
+        )
 
     schedule_ids = list(
         AutoPaySchedule.objects.filter(status=AutoPaySchedule.Status.ACTIVE, start_date__lte=today)
@@ -679,7 +691,7 @@ def autopay_run(*, today: datetime.date | None = None, recorder=None) -> Counter
     )
     for schedule_id in schedule_ids:
         try:
-            counts.update(autopay_schedule_run(schedule_id=schedule_id, today=today))
+            counts.update(autopay_schedule_run(schedule_id=schedule_id, today=today, heartbeat=heartbeat))
         except Exception as exc:  # noqa: BLE001
             logger.exception("AutoPay schedule %s failed", schedule_id)
             error(f"AutoPay schedule {schedule_id}: {type(exc).__name__}: {exc}")
@@ -690,7 +702,7 @@ def autopay_run(*, today: datetime.date | None = None, recorder=None) -> Counter
     return counts
 
 
-def autopay_schedule_run(*, schedule_id: int, today: datetime.date) -> Counter:
+def autopay_schedule_run(*, schedule_id: int, today: datetime.date, heartbeat=None) -> Counter:
     """Pay what one schedule owes today; one attempt row (and at most one payment) per invoice per run.
 
     Batched, so that the queries do not grow with the invoices beyond the gateway's own:
@@ -707,26 +719,109 @@ def autopay_schedule_run(*, schedule_id: int, today: datetime.date) -> Counter:
 
     A hard decline, or a pause made meanwhile, stops the run: the payments of the chunk not yet
     sent fail as ``not_sent`` (never sent; retried once AutoPay is resumed), and the attempts
-    of later chunks are removed, as if the run had not reached them. A crash leaves processing
-    payments for ``payment_reconcile`` (and ``autopay_attempts_sync``), or claimed attempts
-    without a payment, which the next day's run tries again; nothing is charged twice.
+    of later chunks are removed, as if the run had not reached them. A crash (a worker killed)
+    leaves claimed attempts without a payment, and processing payments sent or not: the next
+    recorded run finishes them once the dead run's lease has expired
+    (``autopay_resume_abandoned``), and ``payment_reconcile`` settles the ones sent meanwhile;
+    nothing is charged twice.
     """
     counts: Counter = Counter()
     claimed = _claim(schedule_id, today, counts)
     if claimed is None:
         return counts
     schedule, source, paying = claimed
+    _pay_chunks(schedule, source, paying, counts, heartbeat)
+    return counts
+
+
+def _pay_chunks(schedule, source, paying: list[AutoPayAttempt], counts: Counter, heartbeat=None) -> None:
+    """Pay ``paying`` ``CHUNK`` at a time while the schedule stays active; see ``autopay_schedule_run``."""
     for start in range(0, len(paying), CHUNK):
         chunk = paying[start : start + CHUNK]
         active = AutoPaySchedule.objects.filter(pk=schedule.pk, status=AutoPaySchedule.Status.ACTIVE).exists()
-        if not active or not _pay_chunk(schedule, source, chunk, counts):
-            # Stopped: the invoices not reached are not attempted today.
+        if not active or not _pay_chunk(schedule, source, chunk, counts, heartbeat):
+            # Stopped: the invoices not reached are not attempted today; payments opened for them
+            # (by a run that died) and never sent fail as not sent.
+            left = paying[start if not active else start + CHUNK :]
             AutoPayAttempt.objects.filter(
-                pk__in=[a.pk for a in paying[start if not active else start + CHUNK :]],
-                outcome=Outcome.PENDING,
-                payment__isnull=True,
+                pk__in=[a.pk for a in left], outcome=Outcome.PENDING, payment__isnull=True
             ).delete()
+            opened = [a for a in left if a.payment_id is not None]
+            if opened:
+                _record(schedule, [], opened, hard_decline=False, counts=counts)
             break
+
+
+# Attempts a run left unfinished: claimed without a payment, or with a payment still processing.
+UNFINISHED = Q(outcome=Outcome.PENDING, payment__isnull=True) | Q(
+    outcome__in=(Outcome.PENDING, Outcome.PROCESSING), payment__status=PaymentStatus.PROCESSING
+)
+
+
+def autopay_resume_abandoned(
+    *, today: datetime.date, claimed_before: datetime.datetime | None = None, heartbeat=None
+) -> Counter:
+    """Finish what runs whose worker died left half-done (the caller made sure none is alive).
+
+    Only attempts claimed before ``claimed_before`` (the caller's start) are taken over: a run
+    that started after the caller looked for live runs is alive, and its claims are its own.
+
+    Per schedule, under its row lock: claims that never got a payment are removed, as if the dead
+    run had not reached them (the caller's claim takes their invoices again, with every check
+    made anew); payments opened and sent are asked of the gateway (``payment_reconcile``: settled
+    if it has them, else left to reconciliation, never sent again); payments opened and never sent
+    are charged as a run charges them (``_pay_chunks``), with their own keys, so that an invoice is
+    charged once whoever gets there first. A schedule no longer active (paused, cancelled) or
+    whose method changed sends none of them: they fail as never sent.
+    """
+    counts: Counter = Counter()
+    unfinished = AutoPayAttempt.objects.filter(UNFINISHED, run_on__lte=today)
+    if claimed_before is not None:
+        unfinished = unfinished.filter(created_at__lt=claimed_before)
+    schedule_ids = list(unfinished.order_by("schedule_id").values_list("schedule_id", flat=True).distinct())
+    for schedule_id in schedule_ids:
+        try:
+            counts.update(_resume_schedule(schedule_id, unfinished.filter(schedule_id=schedule_id), today, heartbeat))
+        except Exception:  # noqa: BLE001 - one schedule must not stop the others
+            logger.exception("AutoPay schedule %s: the work of a dead run could not be resumed", schedule_id)
+            counts["errors"] += 1
+    return counts
+
+
+def _resume_schedule(
+    schedule_id: int, unfinished: QuerySet[AutoPayAttempt], today: datetime.date, heartbeat
+) -> Counter:
+    """``autopay_resume_abandoned`` of one schedule: ``unfinished`` are its attempts to finish."""
+    counts: Counter = Counter()
+    with transaction.atomic():
+        schedule = (
+            AutoPaySchedule.objects.select_for_update(of=("self",))
+            .select_related("company", "account", "plan", "method", "created_by")
+            .get(pk=schedule_id)
+        )
+        left = list(
+            unfinished.select_related("invoice", "payment").order_by("invoice__due_date", "invoice__number", "id")
+        )
+        claims = [a for a in left if a.payment_id is None]
+        AutoPayAttempt.objects.filter(pk__in=[a.pk for a in claims], payment__isnull=True).delete()
+        opened = [a for a in left if a.payment_id is not None]
+        # Finished today: today's attempts (a claim of today sees them and tries none twice a day).
+        AutoPayAttempt.objects.filter(pk__in=[a.pk for a in opened], run_on__lt=today).update(run_on=today)
+    counts["claims_released"] += len(claims)
+    counts["resumed"] += len(opened)
+    unsent = []
+    for attempt in opened:
+        if attempt.payment.sent_at is None:
+            unsent.append(attempt)
+        else:
+            payment_reconcile(payment=attempt.payment)
+    usable = schedule.status == AutoPaySchedule.Status.ACTIVE and schedule.method is not None
+    stop = [a for a in unsent if not usable or a.payment.method_id != schedule.method_id]
+    if stop:
+        _record(schedule, [], stop, hard_decline=False, counts=counts)
+    if to_charge := [a for a in unsent if a not in stop]:
+        _pay_chunks(schedule, PaymentSource.from_method(schedule.method), to_charge, counts, heartbeat)
+    counts["synced"] += autopay_attempts_sync()
     return counts
 
 
@@ -786,30 +881,39 @@ def _claim(schedule_id: int, today: datetime.date, counts: Counter):
     return schedule, source, paying
 
 
-def _pay_chunk(schedule, source, chunk: list[AutoPayAttempt], counts: Counter) -> bool:
-    """Open, charge and record the payments of ``chunk``; False when the run must stop."""
+def _pay_chunk(schedule, source, chunk: list[AutoPayAttempt], counts: Counter, heartbeat=None) -> bool:
+    """Open, charge and record the payments of ``chunk``; False when the run must stop.
+
+    Attempts taken over from a run that died may already have their payment: it is charged if it
+    is still processing and unsent (``payment_charge`` sends a payment once, whoever asks).
+    """
+    opening = [a for a in chunk if a.payment_id is None]
     with transaction.atomic():
         answers = payments_open(
-            requests=[PaymentRequest(idempotency_key=a.idempotency_key, invoice_ids=[a.invoice_id]) for a in chunk],
+            requests=[PaymentRequest(idempotency_key=a.idempotency_key, invoice_ids=[a.invoice_id]) for a in opening],
             source=source,
             company=schedule.company,
             payer_email=_receipt_address(schedule),
         )
+        current = Payment.objects.in_bulk([a.payment_id for a in chunk if a.payment_id is not None])
         to_charge, settled = [], []
         for attempt in chunk:
-            answer = answers[attempt.idempotency_key]
-            if isinstance(answer, ApplicationError):  # paid or disputed meanwhile, say
-                attempt.outcome, attempt.message = Outcome.SKIPPED_NOT_PAYABLE, str(answer.message)[:300]
-                settled.append(attempt)
-                continue
-            attempt.payment = answer.payments[0] if answer.payments else None
+            if attempt.payment_id is not None:
+                attempt.payment = current[attempt.payment_id]
+            else:
+                answer = answers[attempt.idempotency_key]
+                if isinstance(answer, ApplicationError):  # paid or disputed meanwhile, say
+                    attempt.outcome, attempt.message = Outcome.SKIPPED_NOT_PAYABLE, str(answer.message)[:300]
+                    settled.append(attempt)
+                    continue
+                attempt.payment = answer.payments[0] if answer.payments else None
             for name, value in _outcome_of(attempt.payment).items():
                 setattr(attempt, name, value)
-            if attempt.payment is not None and not answer.replayed and attempt.outcome == Outcome.PROCESSING:
+            if attempt.outcome == Outcome.PROCESSING and attempt.payment.sent_at is None:
                 to_charge.append(attempt)
             else:
-                settled.append(attempt)  # credits covered it (or a replay's known outcome)
-        linked = [a for a in chunk if a.payment_id is not None]
+                settled.append(attempt)  # credits covered it, or a known outcome, or sent by another run
+        linked = [a for a in opening if a.payment_id is not None]
         if linked:  # one statement: the payment ids all differ
             AutoPayAttempt.objects.bulk_update(linked, ["payment"])
         rows_update(chunk, ["outcome", "decline_code", "message"])
@@ -825,6 +929,8 @@ def _pay_chunk(schedule, source, chunk: list[AutoPayAttempt], counts: Counter) -
             continue
         result = payment_charge(attempt.payment, source)
         charged.append((attempt, result))
+        if heartbeat is not None:
+            heartbeat()
         if result.outcome == GatewayOutcome.DECLINED and not decline_is_soft(result.decline_code):
             hard_decline = True  # this method will not pay today: nothing more is sent
     _record(schedule, charged, unsent, hard_decline=hard_decline, counts=counts)
@@ -832,13 +938,24 @@ def _pay_chunk(schedule, source, chunk: list[AutoPayAttempt], counts: Counter) -
 
 
 def _record(schedule, charged, unsent, *, hard_decline: bool, counts: Counter) -> None:
-    """Settle what the gateway answered (and what was never sent) and record each attempt."""
+    """Settle what the gateway answered (and what was never sent) and record each attempt.
+
+    A payment is failed as never sent only while, under its row lock, it is still unsent: one that
+    another run sent meanwhile (a run taking over, or the one taken over) is that run's to settle.
+    """
     with transaction.atomic():
         if hard_decline:
             try:
                 autopay_pause(actor=None, schedule=schedule, reason="hard_decline")
             except ApplicationError:
                 pass  # paused or cancelled meanwhile
+        locked = list(
+            Payment.objects.select_for_update()
+            .filter(pk__in=[a.payment_id for a, _r in charged] + [a.payment_id for a in unsent])
+            .order_by("id")
+        )
+        still_unsent = {p.id for p in locked if p.status == PaymentStatus.PROCESSING and p.sent_at is None}
+        unsent = [a for a in unsent if a.payment_id in still_unsent]
         payments = payments_settle(results=[(a.payment_id, result) for a, result in charged])
         payments += payments_settle(results=[(a.payment_id, NOT_SENT) for a in unsent], source="autopay_stopped")
         attempts = [a for a, _result in charged] + unsent
@@ -952,6 +1069,8 @@ def card_expiry_reminders_send(*, today: datetime.date | None = None, recorder=N
     )
     sent = 0
     for method in methods:
+        if recorder is not None:
+            recorder.heartbeat()  # alive: renews the run's lease now and then
         last_day = card_last_day(method)
         if last_day is None or not (today <= last_day <= today + datetime.timedelta(days=EXPIRY_REMINDER_DAYS)):
             continue

@@ -14,11 +14,14 @@ from django import forms
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.debug import sensitive_variables
 
 from .models import MethodKind
 from .services import online_services_for_country, payment_kinds_for_country
 
 CARD_KINDS = (MethodKind.CREDIT_CARD, MethodKind.DEBIT_CARD)
+# Read once, handed to the tokenizer, never kept (see views.tokenize).
+SECRET_FIELDS = ("card_number", "cvc", "account_number")
 
 
 class SecretInput(forms.TextInput):
@@ -28,8 +31,23 @@ class SecretInput(forms.TextInput):
         return None
 
 
+@sensitive_variables("value")
 def _digits(value: str) -> str:
+    """The number as typed, less spaces and dashes (it may still hold other characters)."""
     return "".join(ch for ch in value or "" if not ch.isspace() and ch != "-")
+
+
+@sensitive_variables("value")
+def ascii_digits(value: str) -> bool:
+    """Only 0-9. ``str.isdigit()`` is also true for "²", full-width "４" and Arabic-Indic "٤",
+    which no gateway takes (and ``int("²")`` raises)."""
+    return value.isascii() and value.isdigit()
+
+
+@sensitive_variables("value")
+def other_digits(value: str) -> bool:
+    """Holds a digit that is not 0-9 (superscript, full-width, Arabic-Indic…)."""
+    return any(ch.isdigit() and not ch.isascii() for ch in value)
 
 
 def validate_expiry(form: forms.Form, month_field: str = "exp_month", year_field: str = "exp_year") -> None:
@@ -97,12 +115,22 @@ class MethodDetailsForm(forms.Form):
         if self.fields["kind"].choices and not self.is_bound:
             self.initial.setdefault("kind", self.fields["kind"].choices[0][0])
 
+    # Django's field cleaning and everything under it hold the raw card number and CVC: an error
+    # report (the e-mail to ADMINS, any SafeExceptionReporterFilter output) shows none of their variables.
+    @sensitive_variables()
+    def full_clean(self):
+        super().full_clean()
+
+    @sensitive_variables("data", "number", "cvc")
     def clean(self):
         data = super().clean()
         kind = data.get("kind")
         if not kind:
             return data
         if self.stripe_mode:
+            # Stripe.js sends a token; details posted anyway are dropped, never used or kept.
+            for secret in SECRET_FIELDS:
+                data[secret] = ""
             if not data.get("gateway_token", "").startswith("pm_"):
                 self.add_error(None, _("Enter the payment details in the secure fields."))
             return data
@@ -110,11 +138,15 @@ class MethodDetailsForm(forms.Form):
             number = _digits(data.get("card_number", ""))
             if not number:
                 self.add_error("card_number", _("Enter the card number."))
-            elif not number.isdigit() or not 12 <= len(number) <= 19:
+            elif other_digits(number):
+                self.add_error("card_number", _("Enter the card number with the digits 0-9 only."))
+            elif not ascii_digits(number) or not 12 <= len(number) <= 19:
                 self.add_error("card_number", _("Enter a card number of 12 to 19 digits."))
             data["card_number"] = number
             cvc = (data.get("cvc") or "").strip()
-            if not (cvc.isdigit() and len(cvc) in (3, 4)):
+            if other_digits(cvc):
+                self.add_error("cvc", _("Enter the security code with the digits 0-9 only."))
+            elif not (ascii_digits(cvc) and len(cvc) in (3, 4)):
                 self.add_error("cvc", _("Enter the 3- or 4-digit security code."))
             if data.get("exp_month") is None and "exp_month" not in self.errors:
                 self.add_error("exp_month", _("Choose the expiry month."))
@@ -125,7 +157,9 @@ class MethodDetailsForm(forms.Form):
                 self.add_error("holder_name", _("Enter the name on the card."))
         elif kind == MethodKind.BANK_DEBIT:
             number = _digits(data.get("account_number", ""))
-            if not number.isdigit() or not 6 <= len(number) <= 16:
+            if other_digits(number):
+                self.add_error("account_number", _("Enter the bank account number with the digits 0-9 only."))
+            elif not ascii_digits(number) or not 6 <= len(number) <= 16:
                 self.add_error("account_number", _("Enter a bank account number of 6 to 16 digits."))
             data["account_number"] = number
             if not data.get("bank_code"):

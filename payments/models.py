@@ -119,16 +119,52 @@ class Payment(models.Model):
     settled_at = models.DateTimeField(_("settled"), null=True, blank=True)
     # When the charge was sent to the gateway (``payment_charge``); empty: never sent.
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    # When the receipt e-mail of a succeeded payment went out (``payment_receipt_deliver``). Empty
+    # on a succeeded payment with a recipient: not sent yet (its message may never have reached the
+    # broker), and ``payment_receipts_requeue`` queues it again. Set once: a receipt is sent once.
+    receipt_sent_at = models.DateTimeField(_("receipt sent"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("payment")
         verbose_name_plural = _("payments")
         ordering = ["-created_at", "-id"]
         constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive")]
-        indexes = [models.Index(fields=["status", "created_at"], name="payment_status_created")]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="payment_status_created"),
+            # The receipt sweep reads only the few succeeded payments whose receipt is not out yet.
+            models.Index(
+                fields=["settled_at"],
+                name="payment_receipt_due",
+                condition=Q(status="succeeded", receipt_sent_at__isnull=True),
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.reference
+
+
+class PaymentAttemptClaim(models.Model):
+    """A confirmed pay form being worked on: one row per idempotency key while its request runs.
+
+    ``PayView`` writes it before it tokenises a card, saves it to the wallet or charges, and deletes
+    it when it answers. A second request with the same key (a double click, Back and submit again)
+    cannot write it (the key is unique) and goes to the attempt's page, which shows the attempt
+    in progress until its payments exist, instead of working on it a second time. A row older than
+    ``payments.services.ATTEMPT_CLAIM_TTL`` is from a request that died and no longer counts.
+    The charge itself is protected by ``Payment.idempotency_key`` and the invoice row locks, not by
+    this row.
+    """
+
+    idempotency_key = models.CharField(_("idempotency key"), max_length=100, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("payment attempt in progress")
+        verbose_name_plural = _("payment attempts in progress")
+
+    def __str__(self) -> str:
+        return self.idempotency_key
 
 
 class PaymentAllocation(models.Model):
@@ -241,6 +277,66 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.event_id}"
+
+
+class WebhookAnomaly(models.Model):
+    """A signed gateway event that was NOT applied because it does not fit the payment it names.
+
+    A success whose PaymentIntent, amount or currency differs from the payment, a success for a
+    payment that failed (or was never sent, or is unknown), a failure naming another intent: the
+    money may have moved at the gateway while our books say otherwise. Nothing is applied; billing
+    staff are e-mailed, check the gateway (refund, or settle by hand) and mark it resolved.
+    """
+
+    class Reason(models.TextChoices):
+        UNKNOWN_PAYMENT = "unknown_payment", _("Success for an unknown payment")
+        PAYMENT_FAILED = "payment_failed", _("Success for a failed payment")
+        PAYMENT_NOT_SENT = "payment_not_sent", _("Success for a payment that was not sent")
+        INTENT_MISMATCH = "intent_mismatch", _("Another payment intent")
+        AMOUNT_MISMATCH = "amount_mismatch", _("Amount does not match")
+        CURRENCY_MISMATCH = "currency_mismatch", _("Currency does not match")
+
+    event = models.ForeignKey(
+        WebhookEvent, verbose_name=_("webhook event"), on_delete=models.PROTECT, related_name="anomalies"
+    )
+    # Empty when the event names no payment we know.
+    payment = models.ForeignKey(
+        Payment,
+        verbose_name=_("payment"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="webhook_anomalies",
+    )
+    reason = models.CharField(_("reason"), max_length=30, choices=Reason.choices)
+    # What the event said against what the payment holds (intent id, amount in minor units, currency, status).
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("recorded"), auto_now_add=True)
+    # When the staff were e-mailed; empty: not yet (no recipient, or the mail server was down).
+    alerted_at = models.DateTimeField(_("staff alerted"), null=True, blank=True)
+    # Set by staff once the gateway and our books agree again; the only field staff may change.
+    resolved = models.BooleanField(_("resolved"), default=False)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("resolved by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("webhook anomaly")
+        verbose_name_plural = _("webhook anomalies")
+        ordering = ["resolved", "-created_at", "-id"]
+        constraints = [
+            # A replayed or redelivered event records (and alerts) each reason once.
+            models.UniqueConstraint(fields=["event", "reason"], name="webhookanomaly_event_reason"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_reason_display()} ({self.event.event_id})"
 
 
 class SimulatedCharge(models.Model):

@@ -1,4 +1,6 @@
-"""Writes for payments: wallet, one-time and Pay Now payments, settlement, reconciliation, webhooks.
+"""Writes for payments: wallet, one-time and Pay Now payments, settlement, reconciliation.
+
+Stripe webhooks, which settle through ``payment_settle``, live in ``payments/webhooks.py``.
 
 A payment is never taken twice:
 
@@ -43,6 +45,7 @@ from accounts.models import AuditEvent, Company, Membership, Role, ShippingAccou
 from accounts.services import audit_event_build, audit_record
 from billing_centre.exceptions import ApplicationError
 from billing_centre.money import format_money, quantize
+from billing_centre.queue import enqueue, enqueue_on_commit
 from invoices.figures_cache import invoice_figures_changed_for
 from invoices.models import Invoice, InvoiceStatus
 
@@ -55,10 +58,10 @@ from .models import (
     MethodKind,
     Payment,
     PaymentAllocation,
+    PaymentAttemptClaim,
     PaymentMethod,
     PaymentStatus,
     ShippingAccountPaymentOption,
-    WebhookEvent,
 )
 
 logger = logging.getLogger(__name__)
@@ -326,6 +329,38 @@ def attempt_exists(idempotency_key: str) -> bool:
     return bool(idempotency_key) and (
         payments_for_attempt(idempotency_key).exists() or credits_for_attempt(idempotency_key).exists()
     )
+
+
+# A claim older than this is from a request that died (longer than any gateway call takes).
+ATTEMPT_CLAIM_TTL = datetime.timedelta(minutes=2)
+
+
+def attempt_claim(*, idempotency_key: str, user) -> bool:
+    """Start working on a confirmed pay form: True for the one request that may, False for a duplicate.
+
+    A row with the key, unique in the database (``PaymentAttemptClaim``), committed at once so a
+    concurrent request with the same key sees it. Release it with ``attempt_release``.
+    """
+    PaymentAttemptClaim.objects.filter(
+        idempotency_key=idempotency_key, created_at__lt=timezone.now() - ATTEMPT_CLAIM_TTL
+    ).delete()
+    try:
+        with transaction.atomic():
+            PaymentAttemptClaim.objects.create(idempotency_key=idempotency_key, user=user)
+    except IntegrityError:
+        return False
+    return True
+
+
+def attempt_release(*, idempotency_key: str) -> None:
+    PaymentAttemptClaim.objects.filter(idempotency_key=idempotency_key).delete()
+
+
+def attempt_in_progress(*, idempotency_key: str, user) -> bool:
+    """True while the user's request with this key is still working on it (nothing written yet)."""
+    return PaymentAttemptClaim.objects.filter(
+        idempotency_key=idempotency_key, user=user, created_at__gte=timezone.now() - ATTEMPT_CLAIM_TTL
+    ).exists()
 
 
 def _replay(idempotency_key: str) -> PaymentOutcome | None:
@@ -783,7 +818,7 @@ def payments_settle(*, results: list[tuple[int, ChargeResult]], actor=None, sour
                         changed[invoice.id] = invoice
                 to = PaymentStatus.SUCCEEDED
                 data = {"source": source, "gateway_reference": payment.gateway_reference, "unapplied": str(unapplied)}
-                transaction.on_commit(lambda payment_id=payment.id: _receipt_email_schedule(payment_id))
+                _receipt_email_schedule(payment.id)
             elif result.outcome == Outcome.DECLINED:
                 payment.failure_code = result.decline_code[:60]
                 payment.failure_message = decline_message(result.decline_code)[:300]
@@ -878,10 +913,70 @@ def payment_reconcile(*, payment: Payment | None = None, older_than: datetime.ti
 # --- Receipts ----------------------------------------------------------------------------------
 
 
+# A succeeded payment whose receipt is not out after this long was not queued (or its message was
+# lost): the sweep queues it again. Longer than a queued receipt normally waits for a worker.
+RECEIPT_REQUEUE_AFTER = datetime.timedelta(minutes=5)
+# The sweep looks back this far (a receipt days late is still worth sending; older ones are not).
+RECEIPT_REQUEUE_WITHIN = datetime.timedelta(days=3)
+
+
 def _receipt_email_schedule(payment_id: int) -> None:
+    """Queue the receipt after the commit; a broker that is down costs nothing but a later sweep."""
     from .tasks import payment_receipt_send_task
 
-    payment_receipt_send_task.delay(payment_id)
+    enqueue_on_commit(payment_receipt_send_task, payment_id)
+
+
+def payment_receipt_deliver(*, payment_id: int) -> bool:
+    """Send a succeeded payment's receipt once and mark it sent (the task behind every receipt).
+
+    The payment row is locked while the receipt goes out and skipped when another worker holds
+    it, so the original message and a sweep's copy never send two receipts; a failure to send
+    leaves the marker empty and the sweep tries again.
+    """
+    with transaction.atomic():
+        payment = (
+            Payment.objects.select_for_update(of=("self",), skip_locked=True)
+            .select_related("created_by")
+            .filter(pk=payment_id, status=PaymentStatus.SUCCEEDED, receipt_sent_at__isnull=True)
+            .first()
+        )
+        if payment is None:
+            return False  # sent already, being sent by another worker, or not a succeeded payment
+        sent = payment_receipt_send(payment=payment)
+        if sent:
+            Payment.objects.filter(pk=payment.pk).update(receipt_sent_at=timezone.now())
+        return sent
+
+
+def _receipt_recipient_known():
+    from django.db.models import Q
+
+    return ~Q(payer_email="") | (Q(created_by__isnull=False) & ~Q(created_by__email=""))
+
+
+def payment_receipts_requeue(*, older_than: datetime.timedelta = RECEIPT_REQUEUE_AFTER) -> int:
+    """Queue again the receipts of succeeded payments that are not out yet; how many were queued.
+
+    A receipt is queued after the payment's commit (``_receipt_email_schedule``); when the broker
+    was down then, or the message was lost, only this sweep (Celery beat, every few minutes) finds
+    it. Queuing one twice is harmless: ``payment_receipt_deliver`` sends once.
+    """
+    from .tasks import payment_receipt_send_task
+
+    now = timezone.now()
+    due = (
+        Payment.objects.filter(
+            status=PaymentStatus.SUCCEEDED,
+            receipt_sent_at__isnull=True,
+            settled_at__lte=now - older_than,
+            settled_at__gte=now - RECEIPT_REQUEUE_WITHIN,
+        )
+        .filter(_receipt_recipient_known())
+        .order_by("settled_at", "id")
+        .values_list("id", flat=True)
+    )
+    return sum(enqueue(payment_receipt_send_task, payment_id) for payment_id in due)
 
 
 def payment_receipt_send(*, payment: Payment, to: str = "", language: str | None = None) -> bool:
@@ -1161,83 +1256,7 @@ def pay_now_lookup(*, account_number: str, invoice_number: str, amount: Decimal,
     return invoice
 
 
-# --- Webhooks ----------------------------------------------------------------------------------
-
-
-class WebhookRejected(Exception):
-    """The body or its signature could not be verified: answer 400, store nothing."""
-
-
-def webhook_receive(*, payload: bytes, signature: str) -> tuple[WebhookEvent, bool]:
-    """Verify a Stripe delivery, store it once by event id and process it; (event, processed_now)."""
-    import stripe
-
-    secret = settings.STRIPE_WEBHOOK_SECRET
-    if not secret:
-        raise WebhookRejected("no webhook secret configured")
-    try:
-        event = stripe.Webhook.construct_event(payload, signature, secret, tolerance=300)
-    except (ValueError, stripe.SignatureVerificationError) as exc:
-        raise WebhookRejected(str(exc)) from None
-    import json
-
-    body = json.loads(payload)
-    try:
-        with transaction.atomic():
-            stored = WebhookEvent.objects.create(event_id=event.id, type=event.type, payload=body)
-    except IntegrityError:
-        return WebhookEvent.objects.get(event_id=event.id), False
-    webhook_process(event=stored)
-    return stored, True
-
-
-HANDLED_EVENTS = ("payment_intent.succeeded", "payment_intent.payment_failed")
-
-
-def webhook_process(*, event: WebhookEvent, actor=None) -> WebhookEvent:
-    """Settle the payment an event is about; errors are kept on the event for staff to replay."""
-    error = ""
-    try:
-        if event.type in HANDLED_EVENTS:
-            intent = event.payload["data"]["object"]
-            reference = (intent.get("metadata") or {}).get("payment_reference", "")
-            payment = (
-                Payment.objects.filter(reference=reference).first()
-                if reference
-                else Payment.objects.filter(gateway_reference=intent["id"]).first()
-            )
-            if payment is None:
-                raise LookupError(f"no payment for PaymentIntent {intent.get('id')}")
-            if event.type == "payment_intent.succeeded":
-                result = ChargeResult.succeeded(intent["id"])
-            else:
-                last_error = intent.get("last_payment_error") or {}
-                code = last_error.get("decline_code") or last_error.get("code") or "card_declined"
-                from .gateways.stripe_backend import _decline_kind
-
-                result = ChargeResult.declined(code, _decline_kind(code), intent["id"])
-            payment_settle(payment_id=payment.id, result=result, actor=actor, source=f"webhook:{event.event_id}")
-    except Exception as exc:  # noqa: BLE001 - recorded for staff, never a 500 to the gateway
-        logger.warning("Webhook %s failed: %s", event.event_id, exc)
-        error = f"{type(exc).__name__}: {exc}"
-    event.error = error
-    event.processed_at = None if error else timezone.now()
-    event.save(update_fields=["error", "processed_at"])
-    return event
-
-
-@transaction.atomic
-def webhook_replay(*, event: WebhookEvent, actor) -> WebhookEvent:
-    """Staff: process a stored event again (settlement is idempotent, so this is always safe)."""
-    event = WebhookEvent.objects.select_for_update().get(pk=event.pk)
-    webhook_process(event=event, actor=actor)
-    audit_record(
-        action="webhook.replayed",
-        actor=actor,
-        target=event,
-        data={"event_id": event.event_id, "type": event.type, "error": event.error},
-    )
-    return event
+# --- Webhooks: payments/webhooks.py (verify, store once, check against the payment, settle) ----
 
 
 def money_label(amount: Decimal, currency: str) -> str:

@@ -6,16 +6,19 @@ import datetime
 
 from celery import shared_task
 
-from .models import Payment
-from .services import payment_receipt_send, payment_reconcile
+from .services import payment_receipt_deliver, payment_receipts_requeue, payment_reconcile
 
 
 @shared_task(name="payments.payment_receipt_send")
 def payment_receipt_send_task(payment_id: int) -> bool:
-    payment = Payment.objects.select_related("created_by").filter(pk=payment_id).first()
-    if payment is None:
-        return False
-    return payment_receipt_send(payment=payment)
+    """E-mail a succeeded payment's receipt once (queued after the commit, and again by the sweep)."""
+    return payment_receipt_deliver(payment_id=payment_id)
+
+
+@shared_task(name="payments.payment_receipts_requeue")
+def payment_receipts_requeue_task() -> int:
+    """Queue again the receipts that never reached the broker (run every few minutes by Celery beat)."""
+    return payment_receipts_requeue()
 
 
 @shared_task(name="payments.payment_reconcile")

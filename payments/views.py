@@ -5,13 +5,11 @@ Views are thin: a form parses, a selector reads within the user's scope, a servi
 
 from __future__ import annotations
 
-import time
 from decimal import Decimal
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
@@ -24,14 +22,14 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from accounts.access import Action, require, user_can
 from billing_centre.client_ip import client_ip
 from billing_centre.exceptions import ApplicationError
 from invoices.selectors import invoice_list_visible
 
-from . import selectors, services
+from . import selectors, services, webhooks
 from .forms import (
     NEW_METHOD,
     AutoPayForm,
@@ -55,6 +53,12 @@ SECRET_FIELDS = [
 ]
 hide_secrets = method_decorator(sensitive_post_parameters(*SECRET_FIELDS), name="post")
 
+# Every payment page (invoices to pay, receipts and their PDFs, wallet, history, AutoPay, payment
+# options, Pay Now) answers ``Cache-Control: no-store``: no browser cache, back button or shared
+# proxy keeps a copy after log-out. Every view class of this module carries it
+# (tests/security/test_payments_no_store.py crawls them all).
+no_store = method_decorator(never_cache, name="dispatch")
+
 TOKENIZE_MESSAGES = {
     "invalid_number": gettext_lazy("The card number is not valid. Check it and try again."),
     "invalid_cvc": gettext_lazy("The security code is not valid."),
@@ -74,6 +78,7 @@ def _stripe_context() -> dict:
     return {}
 
 
+@sensitive_variables("data")
 def tokenize(*, form: MethodDetailsForm, company=None):
     """Hand the details to the gateway's tokenizer; only the token and display facts come back.
 
@@ -118,6 +123,7 @@ def _one_time_label(kind: str, saved) -> str:
 # --- One-time payment --------------------------------------------------------------------------
 
 
+@no_store
 class PayIndexView(LoginRequiredMixin, View):
     def get(self, request):
         return redirect("payments:pay")
@@ -129,6 +135,7 @@ def _without_nul(numbers: list[str]) -> list[str]:
     return [number for number in numbers if "\x00" not in number]
 
 
+@no_store
 @hide_secrets
 class PayView(LoginRequiredMixin, View):
     """Review the selected invoices, choose a method and a date, confirm (R5, R20)."""
@@ -217,18 +224,16 @@ class PayView(LoginRequiredMixin, View):
         if not form.is_valid() or (request.POST.get("method") == NEW_METHOD and not method_form.is_valid()):
             return self.render_errors(request, invoices, form, method_form)
         key = form.cleaned_data["idempotency_key"]
-        # One request per attempt works at a time; a concurrent duplicate waits for its answer.
-        if not cache.add(f"payattempt:{key}", 1, 120):
-            for _attempt in range(50):
-                if services.attempt_exists(key):
-                    return redirect("payments:attempt", key=key)
-                time.sleep(0.2)
-            form.add_error(None, _("This payment is already being processed. Check the payment history."))
-            return self.render_errors(request, invoices, form, method_form)
+        # One request per attempt works at a time (a row with the key, unique in the database); a
+        # concurrent duplicate goes to the attempt's page, which shows it in progress until it is done.
+        if not services.attempt_claim(idempotency_key=key, user=request.user):
+            return redirect("payments:attempt", key=key)
         try:
+            if services.attempt_exists(key):
+                return redirect("payments:attempt", key=key)  # finished while this request was validating
             return self.pay(request, invoices, ctx, form, method_form)
         finally:
-            cache.delete(f"payattempt:{key}")
+            services.attempt_release(idempotency_key=key)
 
     def pay(self, request, invoices, ctx, form, method_form):
         data = form.cleaned_data
@@ -284,6 +289,7 @@ class PayView(LoginRequiredMixin, View):
         return render(request, "payments/payment_review.html", ctx, status=200)
 
 
+@no_store
 class PaymentAttemptView(LoginRequiredMixin, View):
     """Where a confirmed attempt lands: its receipt, or its payments when there were several currencies."""
 
@@ -296,12 +302,16 @@ class PaymentAttemptView(LoginRequiredMixin, View):
             .select_related("source_invoice", "target_invoice")
         )
         if not payments and not credits:
+            if services.attempt_in_progress(idempotency_key=key, user=request.user):
+                # A double click or a resubmit while the first request still works: it refreshes itself.
+                return render(request, "payments/payment_attempt_in_progress.html", {"key": key})
             raise Http404
         if len(payments) == 1:
             return redirect("payments:receipt", reference=payments[0].reference)
         return render(request, "payments/payment_attempt.html", {"payments": payments, "credits": credits})
 
 
+@no_store
 class ReceiptView(LoginRequiredMixin, View):
     def get(self, request, reference):
         payment = selectors.payment_get_visible(user=request.user, reference=reference)
@@ -349,6 +359,7 @@ def _pdf_response(payment: Payment, request) -> HttpResponse:
     return response
 
 
+@no_store
 class ReceiptPdfView(LoginRequiredMixin, View):
     def get(self, request, reference):
         payment = selectors.payment_get_visible(user=request.user, reference=reference)
@@ -357,6 +368,7 @@ class ReceiptPdfView(LoginRequiredMixin, View):
         return _pdf_response(payment, request)
 
 
+@no_store
 class HistoryView(LoginRequiredMixin, View):
     def get(self, request):
         status = request.GET.get("status", "")
@@ -396,6 +408,7 @@ class WalletMixin(LoginRequiredMixin):
         return reverse("payments:wallet") + f"?company={company.id}"
 
 
+@no_store
 class WalletView(WalletMixin, View):
     def get(self, request):
         company, companies = self.company(request)
@@ -420,6 +433,7 @@ class WalletView(WalletMixin, View):
         )
 
 
+@no_store
 @hide_secrets
 class WalletAddView(WalletMixin, View):
     def get(self, request):
@@ -462,6 +476,7 @@ class WalletAddView(WalletMixin, View):
         return HttpResponseRedirect(self.wallet_url(company))
 
 
+@no_store
 class WalletEditView(WalletMixin, View):
     def get(self, request, pk):
         method = self.method(request, pk)
@@ -487,6 +502,7 @@ class WalletEditView(WalletMixin, View):
         return HttpResponseRedirect(self.wallet_url(method.company))
 
 
+@no_store
 class WalletDefaultView(WalletMixin, View):
     def post(self, request, pk):
         method = self.method(request, pk)
@@ -495,6 +511,7 @@ class WalletDefaultView(WalletMixin, View):
         return HttpResponseRedirect(self.wallet_url(method.company))
 
 
+@no_store
 class WalletDeleteView(WalletMixin, View):
     def get(self, request, pk):
         method = self.method(request, pk)
@@ -522,6 +539,8 @@ class WalletDeleteView(WalletMixin, View):
 # --- Payment options in the profile (R11) ------------------------------------------------------
 
 
+@no_store
+@hide_secrets  # it takes a wallet card, never card details; any posted anyway stay out of reports
 class PaymentOptionsView(LoginRequiredMixin, View):
     def rows(self, request):
         accounts = list(selectors.account_list_administered(user=request.user))
@@ -575,8 +594,8 @@ PAY_NOW = "pay_now"
 STEPS = ("lookup", "details", "review", "done")
 
 
+@no_store
 @hide_secrets
-@method_decorator(never_cache, name="dispatch")
 class PayNowView(View):
     """Four steps at one address; the server's session decides which step shows and which POST counts."""
 
@@ -751,16 +770,17 @@ class PayNowView(View):
 # --- Webhooks ----------------------------------------------------------------------------------
 
 
+@no_store
 @method_decorator(csrf_exempt, name="dispatch")
 class StripeWebhookView(View):
     http_method_names = ["post"]
 
     def post(self, request):
         try:
-            event, processed = services.webhook_receive(
+            event, processed = webhooks.webhook_receive(
                 payload=request.body, signature=request.META.get("HTTP_STRIPE_SIGNATURE", "")
             )
-        except services.WebhookRejected:
+        except webhooks.WebhookRejected:
             return HttpResponseBadRequest("invalid payload or signature")
         return HttpResponse("ok" if processed else "duplicate", content_type="text/plain")
 
@@ -821,6 +841,7 @@ class AutoPayMixin(LoginRequiredMixin):
         }
 
 
+@no_store
 class AutoPayListView(AutoPayMixin, View):
     """Each schedule with its next run, what it will pay and skip, and its history of attempts."""
 
@@ -849,6 +870,7 @@ class AutoPayListView(AutoPayMixin, View):
         )
 
 
+@no_store
 class AutoPayCreateView(AutoPayMixin, View):
     def billable(self, request):
         from accounts.selectors import account_list_visible, plan_list_visible
@@ -913,6 +935,7 @@ class AutoPayCreateView(AutoPayMixin, View):
         )
 
 
+@no_store
 class AutoPayEditView(AutoPayMixin, View):
     def get(self, request, pk):
         schedule = self.schedule(request, pk)
@@ -960,6 +983,7 @@ class AutoPayEditView(AutoPayMixin, View):
         )
 
 
+@no_store
 class AutoPayStatusView(AutoPayMixin, View):
     """POST only: pause, resume or cancel a schedule."""
 

@@ -14,6 +14,10 @@ random token that names the scenario, the brand, the last four digits and the ex
 4000 0000 0000 7726    times out: the outcome is unknown; ``retrieve`` later says succeeded
 =====================  ==========================================================
 
+``settings.SIMULATED_GATEWAY_LATENCY`` (env ``SIMULATED_GATEWAY_LATENCY``, seconds, default 0) makes
+each charge answer that much later, after the charge is recorded, as a slow gateway would: the
+fault tests use it to stop a worker in the middle of an AutoPay batch.
+
 Bank accounts: ``000123456789`` succeeds, ``000111111116`` is declined for insufficient funds;
 any other number of 6–16 digits succeeds. Online payment services always succeed, except a login
 that contains ``decline``.
@@ -22,9 +26,12 @@ that contains ``decline``.
 from __future__ import annotations
 
 import secrets
+import time
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.views.decorators.debug import sensitive_variables
 
 from billing_centre.money import to_minor
 
@@ -50,7 +57,9 @@ DECLINES: dict[str, DeclineKind] = {
 }
 
 
+@sensitive_variables()
 def luhn_valid(number: str) -> bool:
+    """The Luhn check digit; ``number`` holds ASCII digits only (``tokenize_card`` checks)."""
     total = 0
     for index, char in enumerate(reversed(number)):
         digit = int(char)
@@ -62,6 +71,7 @@ def luhn_valid(number: str) -> bool:
     return total % 10 == 0
 
 
+@sensitive_variables("number")
 def card_brand(number: str) -> str:
     if number.startswith("4"):
         return "Visa"
@@ -88,11 +98,13 @@ def _scenario(token: str) -> str:
 class SimulatedGateway(Gateway):
     name = "simulated"
 
+    @sensitive_variables("number", "cvc", "digits")
     def tokenize_card(self, *, number, exp_month, exp_year, cvc, holder_name, customer=""):
-        digits = "".join(ch for ch in number if ch.isdigit())
-        if not (12 <= len(digits) <= 19) or not luhn_valid(digits):
+        digits = "".join(ch for ch in number if not ch.isspace() and ch != "-")
+        # 0-9 only: "²", full-width and Arabic-Indic digits pass isdigit() but are no card number.
+        if not (digits.isascii() and digits.isdigit()) or not (12 <= len(digits) <= 19) or not luhn_valid(digits):
             raise TokenizeError("invalid_number")
-        if not (cvc.isdigit() and len(cvc) in (3, 4)):
+        if not (cvc.isascii() and cvc.isdigit() and len(cvc) in (3, 4)):
             raise TokenizeError("invalid_cvc")
         scenario = CARD_SCENARIOS.get(digits, SUCCESS)
         return SavedMethod(
@@ -104,9 +116,10 @@ class SimulatedGateway(Gateway):
             holder_name=holder_name,
         )
 
+    @sensitive_variables("account_number", "digits")
     def tokenize_bank_account(self, *, account_number, bank_code, holder_name, customer=""):
-        digits = "".join(ch for ch in account_number if ch.isdigit())
-        if not 6 <= len(digits) <= 16:
+        digits = "".join(ch for ch in account_number if not ch.isspace() and ch != "-")
+        if not (digits.isascii() and digits.isdigit()) or not 6 <= len(digits) <= 16:
             raise TokenizeError("invalid_account")
         scenario = BANK_SCENARIOS.get(digits, SUCCESS)
         return SavedMethod(token=_token(scenario), brand=bank_code, last4=digits[-4:], holder_name=holder_name)
@@ -144,6 +157,9 @@ class SimulatedGateway(Gateway):
                 )
         except IntegrityError:  # the same key from another process at the same moment
             return self._result(SimulatedCharge.objects.get(idempotency_key=idempotency_key))
+        latency = getattr(settings, "SIMULATED_GATEWAY_LATENCY", 0)
+        if latency:  # the "bank" has taken the charge; its answer takes this long to come back
+            time.sleep(latency)
         if scenario == "timeout":
             # The charge went through at the "bank", but the answer never arrived.
             return ChargeResult.unknown()

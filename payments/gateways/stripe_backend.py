@@ -12,6 +12,7 @@ import logging
 from decimal import Decimal
 
 import stripe
+from django.views.decorators.debug import sensitive_variables
 
 from billing_centre.money import to_minor
 
@@ -34,9 +35,11 @@ class StripeGateway(Gateway):
         self.client = stripe.StripeClient(api_key, http_client=http_client, max_network_retries=0)
 
     # Card numbers never reach the server with Stripe: only tokens from Stripe.js.
+    @sensitive_variables("kwargs")
     def tokenize_card(self, **kwargs):
         raise TokenizeError("browser_only", "Card details are entered in Stripe's own fields.")
 
+    @sensitive_variables("kwargs")
     def tokenize_bank_account(self, **kwargs):
         raise TokenizeError("browser_only", "Bank details are entered in Stripe's own fields.")
 

@@ -87,6 +87,7 @@
     var done = job.querySelector("[data-export-done]");
     var link = job.querySelector("[data-export-download]");
     var failure = job.querySelector("[data-export-error]");
+    var note = job.querySelector("[data-export-note]");
     var poll = function () {
       fetch(job.dataset.exportStatusUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then(function (response) { return response.ok ? response.json() : null; })
@@ -94,6 +95,8 @@
           if (!data) { window.setTimeout(poll, 3000); return; }
           if (bar) { bar.max = Math.max(data.total, 1); bar.value = data.done; }
           if (label) { label.textContent = data.status_label; }
+          // "Waiting to start" / "Started again" describe the state the page was rendered in.
+          if (note && data.status !== job.dataset.exportStatus) { note.hidden = true; }
           if (done) { done.textContent = data.done + " / " + data.total; }
           if (data.status === "ready" && link) {
             link.href = data.download_url;

@@ -126,6 +126,29 @@ def project_queues() -> list[str]:
     return names or ["celery"]
 
 
+def _forget_broker_connections(app) -> None:
+    """Forget every broker connection and producer pooled by the app.
+
+    Not ``app.close()``: it also takes the app off Celery's list of active apps, and a task module
+    imported after that (``shared_task``) is then never registered in it (NotRegistered when the
+    task is sent). And the producer pool Celery caches in ``app.amqp`` (kombu keeps one per broker
+    URL) must go too, or a test would publish to the (killed) Redis of the test before it.
+    """
+    from kombu import pools
+
+    app._pool = None
+    app.amqp._producer_pool = None
+    pools.reset()
+    _forget_result_backend(app)
+
+
+def _forget_result_backend(app) -> None:
+    """Forget the result backend the app built for the broker of an earlier test: Celery caches it
+    (per thread, or on the app) once a result was looked at, and would wait on the wrong Redis."""
+    app._backend_cache = None
+    app._local.__dict__.pop("backend", None)
+
+
 @pytest.fixture
 def private_redis(settings, redis_server):
     """The project's cache and Celery pointed at the private Redis, tasks sent to a real broker.
@@ -142,7 +165,7 @@ def private_redis(settings, redis_server):
     for alias in list(caches):
         caches[alias].close()
     saved = {key: app.conf[key] for key in ("broker_url", "result_backend", "task_always_eager")}
-    app.close()  # drop connections pooled for another broker
+    _forget_broker_connections(app)  # drop connections pooled for another broker
     app.conf.broker_url = redis_server.url
     app.conf.result_backend = redis_server.url
     app.conf.task_always_eager = False
@@ -150,7 +173,7 @@ def private_redis(settings, redis_server):
     try:
         yield redis_server
     finally:
-        app.close()
+        _forget_broker_connections(app)
         app.conf.update(saved)
         for alias in list(caches):
             caches[alias].close()

@@ -12,7 +12,7 @@ import pytest
 
 from accounts.models import AuditEvent
 from invoices.models import InvoiceStatus
-from payments import services
+from payments import services, webhooks
 from payments.gateways import set_gateway_override
 from payments.gateways.stripe_backend import StripeGateway
 from payments.models import Payment, PaymentStatus, WebhookEvent
@@ -48,6 +48,10 @@ def event(event_type: str, payment: Payment, event_id="evt_1", **intent_extra) -
                 "id": "pi_123",
                 "object": "payment_intent",
                 "metadata": {"payment_reference": payment.reference},
+                # A PaymentIntent always carries its amount (minor units) and currency: both are
+                # checked against the payment (tests/payments/test_webhook_anomalies.py).
+                "amount": 13000,
+                "currency": "krw",
                 **intent_extra,
             }
         },
@@ -161,7 +165,7 @@ def test_event_for_an_unknown_payment_is_recorded_and_can_be_replayed_by_staff(c
     stored.payload["data"]["object"]["metadata"]["payment_reference"] = processing_payment.reference
     stored.save()
     staff = UserFactory(is_staff=True, is_superuser=True)
-    services.webhook_replay(event=stored, actor=staff)
+    webhooks.webhook_replay(event=stored, actor=staff)
 
     stored.refresh_from_db()
     processing_payment.refresh_from_db()

@@ -1,0 +1,47 @@
+"""Export jobs: when last queued, builds started, and the lease of the build in progress (issue 13).
+
+Existing rows get ``queued_at`` = the migration time and no lease: a pending one is queued again by
+the first sweep, a running one (its worker long gone) is taken over by the first claim.
+"""
+
+import django.utils.timezone
+from django.conf import settings
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("invoices", "0005_scope_indexes_by_number"),
+        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
+    ]
+
+    operations = [
+        migrations.AddField(
+            model_name="exportjob",
+            name="attempts",
+            field=models.PositiveSmallIntegerField(default=0, verbose_name="attempts"),
+        ),
+        migrations.AddField(
+            model_name="exportjob",
+            name="lease_expires_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="lease expires"),
+        ),
+        migrations.AddField(
+            model_name="exportjob",
+            name="lease_token",
+            field=models.UUIDField(blank=True, editable=False, null=True, verbose_name="lease token"),
+        ),
+        migrations.AddField(
+            model_name="exportjob",
+            name="queued_at",
+            field=models.DateTimeField(default=django.utils.timezone.now, verbose_name="queued"),
+        ),
+        migrations.AddIndex(
+            model_name="exportjob",
+            index=models.Index(
+                condition=models.Q(("status__in", ["pending", "running"])),
+                fields=["queued_at"],
+                name="exportjob_unfinished_queued",
+            ),
+        ),
+    ]
