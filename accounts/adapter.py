@@ -24,10 +24,10 @@ LOCKOUT_AUDIT_WINDOW = 5 * 60  # seconds: the longest window of ACCOUNT_RATE_LIM
 
 
 class _Connected:
-    """A request seen as a direct connection from ``address`` (no proxy headers), for allauth's parser."""
+    """The request seen as a direct connection (no proxy headers), for allauth's parser."""
 
-    def __init__(self, address: str):
-        self.META = {"REMOTE_ADDR": address}
+    def __init__(self, request):
+        self.META = {"REMOTE_ADDR": request.META.get("REMOTE_ADDR", "")}
         self.headers: dict[str, str] = {}
 
 
@@ -36,15 +36,15 @@ class AccountAdapter(DefaultAccountAdapter):
         """allauth's answer, but a header shorter than the proxy count is no 500.
 
         With ``ALLAUTH_TRUSTED_PROXY_COUNT = N`` allauth raises ``ImproperlyConfigured`` when
-        X-Forwarded-For has fewer than N entries, i.e. the request skipped our outer proxies and
-        reached an inner one directly: the right-most entry (what our innermost proxy saw) is
-        then the address we can vouch for.
+        X-Forwarded-For has fewer than N entries: the request did not pass all our proxies, so no
+        entry of the header can be vouched for (it may have reached the app directly with a forged
+        one). The connection's own address is then the client: at worst one of our proxies, which
+        limits everyone behind it together (the safe direction), never an address the client chose.
         """
         try:
             return super().get_client_ip(request)
         except ImproperlyConfigured:
-            forwarded = request.headers.get("x-forwarded-for", "")
-            return super().get_client_ip(_Connected(forwarded.split(",")[-1].strip()))
+            return super().get_client_ip(_Connected(request))
 
     def pre_authenticate(self, request, **credentials):
         try:

@@ -68,6 +68,10 @@ class FailoverCache(BaseCache):
         self._primary_alias = options["PRIMARY"]
         self._fallback_alias = options["FALLBACK"]
         self._retry_seconds = float(options.get("RETRY_SECONDS", 5))
+        # Keys whose single use is security state (allauth's "TOTP code used" markers) live in the
+        # database only: kept in two stores, a code used while Redis answered could be used again
+        # within its validity after a switch to the database, and the other way round.
+        self._database_only = tuple(options.get("DATABASE_ONLY_PREFIXES", ()))
         self._down_until = 0.0
         self._failing = False
 
@@ -84,6 +88,9 @@ class FailoverCache(BaseCache):
         return time.monotonic() < self._down_until
 
     def _call(self, method: str, *args, **kwargs):
+        key = args[0] if args else None
+        if self._database_only and isinstance(key, str) and key.startswith(self._database_only):
+            return getattr(self.fallback, method)(*args, **kwargs)
         if not self.primary_down():
             try:
                 answer = getattr(self.primary, method)(*args, **kwargs)

@@ -204,6 +204,8 @@ def redis_caches(url: str) -> dict:
                 "FALLBACK": "database",
                 # After a failure, Redis is tried again (per thread) after this many seconds.
                 "RETRY_SECONDS": env.float("DJANGO_CACHE_RETRY_SECONDS", default=5.0),
+                # One-time security markers kept in the database only (billing_centre/cache.py).
+                "DATABASE_ONLY_PREFIXES": ["allauth.mfa.totp.used"],
             },
         },
         "redis": {
@@ -372,6 +374,8 @@ if env.str("EMAIL_URL", default=""):
     vars().update(env.email_url("EMAIL_URL"))
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+# Seconds an SMTP connection may block (a receipt is sent under its payment's row lock).
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Billing Centre <billing@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 

@@ -5,8 +5,10 @@ then; none of them may 500.
 """
 
 from allauth.account.decorators import secure_admin_login
+from allauth.account.utils import get_next_redirect_url
 from django.contrib import admin
-from django.urls import include, path
+from django.shortcuts import redirect
+from django.urls import include, path, reverse
 
 from accounts import admin_transfer as accounts_admin_transfer
 from accounts import views as accounts_views
@@ -16,10 +18,17 @@ from payments import views as payments_views
 
 from . import health, views
 
+
+def _admin_login_never_shown(request, extra_context=None):
+    """For a logged-in staff user: the admin, never Django's password form (which would log in
+    whoever's password is posted, without MFA)."""
+    return redirect(get_next_redirect_url(request) or reverse("admin:index"))
+
+
 # The Django admin has no log-in form of its own: /admin/login/ sends people to allauth's log-in
 # (``next`` kept), so billing staff meet the same MFA, rate limits, lock-out and audit as everyone
-# (issue 13). A logged-in user who is not active staff gets 403 there.
-admin.site.login = secure_admin_login(admin.site.login)
+# (issue 13). A logged-in user who is not active staff gets 403 there; active staff go to the admin.
+admin.site.login = secure_admin_login(_admin_login_never_shown)
 
 urlpatterns = [
     path("", views.home, name="dashboard"),

@@ -652,10 +652,18 @@ def _outcome_of(payment: Payment | None) -> dict:
     return {"outcome": Outcome.PROCESSING, "decline_code": "", "message": ""}  # unknown: reconciliation settles it
 
 
+def _no_heartbeat() -> None:
+    """An unrecorded run (a shell, a test) holds no lease."""
+
+
 def autopay_run(*, today: datetime.date | None = None, recorder=None) -> Counter:
     """The daily job: scheduled one-time payments, then every live AutoPay schedule."""
     today = today or timezone.localdate()
     counts: Counter = Counter()
+    # Alive: renews the run's lease (at most one UPDATE per quarter lease), called in every loop of
+    # the run, not only after a charge, so a slow gateway or many scheduled payments first never
+    # let the watch take a live run for a dead one.
+    heartbeat = recorder.heartbeat if recorder is not None else _no_heartbeat
 
     def error(message: str) -> None:
         counts["errors"] += 1
@@ -667,6 +675,7 @@ def autopay_run(*, today: datetime.date | None = None, recorder=None) -> Counter
         .order_by("scheduled_for", "id")
         .values_list("id", flat=True)
     ):
+        heartbeat()
         try:
             payment = payment_scheduled_run(payment_id=payment_id)
             counts[f"scheduled_{payment.status}"] += 1
@@ -675,7 +684,7 @@ def autopay_run(*, today: datetime.date | None = None, recorder=None) -> Counter
             error(f"scheduled payment {payment_id}: {type(exc).__name__}: {exc}")
 
     counts["synced"] += autopay_attempts_sync()
-    heartbeat = recorder.heartbeat if recorder is not None else None
+    heartbeat()
     # What a run whose worker died left half-done is finished first, when no other run is alive.
     # An unrecorded call (a shell, a test) cannot tell whether another run is alive: it never does.
     if recorder is not None and not recorder.others_running():
@@ -690,6 +699,7 @@ def autopay_run(*, today: datetime.date | None = None, recorder=None) -> Counter
         .values_list("id", flat=True)
     )
     for schedule_id in schedule_ids:
+        heartbeat()
         try:
             counts.update(autopay_schedule_run(schedule_id=schedule_id, today=today, heartbeat=heartbeat))
         except Exception as exc:  # noqa: BLE001
@@ -780,6 +790,8 @@ def autopay_resume_abandoned(
         unfinished = unfinished.filter(created_at__lt=claimed_before)
     schedule_ids = list(unfinished.order_by("schedule_id").values_list("schedule_id", flat=True).distinct())
     for schedule_id in schedule_ids:
+        if heartbeat is not None:
+            heartbeat()
         try:
             counts.update(_resume_schedule(schedule_id, unfinished.filter(schedule_id=schedule_id), today, heartbeat))
         except Exception:  # noqa: BLE001 - one schedule must not stop the others
@@ -814,6 +826,8 @@ def _resume_schedule(
         if attempt.payment.sent_at is None:
             unsent.append(attempt)
         else:
+            if heartbeat is not None:
+                heartbeat()
             payment_reconcile(payment=attempt.payment)
     usable = schedule.status == AutoPaySchedule.Status.ACTIVE and schedule.method is not None
     stop = [a for a in unsent if not usable or a.payment.method_id != schedule.method_id]

@@ -1,6 +1,14 @@
 import pytest
 
+from tests import skip_policy
 from tests.factories import PASSWORD
+
+
+def pytest_configure(config):
+    """tests/skip_policy.py: with CI=true, a skipped test marked needs_postgres, needs_redis,
+    needs_worker or needs_chromium fails the run, naming the test and the missing service."""
+    if not config.pluginmanager.is_registered(skip_policy):
+        config.pluginmanager.register(skip_policy, "bc_skip_policy")
 
 
 @pytest.fixture(autouse=True)
@@ -37,6 +45,24 @@ def _test_cache_and_celery(settings):
 @pytest.fixture
 def password():
     return PASSWORD
+
+
+@pytest.fixture
+def frozen_clock():
+    """The wall clock stopped for the test (time-machine, ``tick=False``).
+
+    allauth accepts only the TOTP code of the current 30-second step (tolerance 0): a code the
+    test computes from the clock and posts a moment later fails whenever a step boundary falls
+    in between. With the clock stopped, the step the code was computed for is the step allauth
+    checks it against. For in-process tests only (``time.monotonic`` still runs, so timeouts and
+    Redis retries behave); browser tests wait for a fresh step instead (tests/browser).
+    """
+    import time
+
+    import time_machine
+
+    with time_machine.travel(time.time(), tick=False) as traveller:
+        yield traveller
 
 
 @pytest.fixture

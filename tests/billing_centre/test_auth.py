@@ -159,7 +159,7 @@ def test_mfa_pages_send_anonymous_visitors_to_log_in(client):
     assert response["Location"].startswith(reverse("account_login"))
 
 
-def test_activating_totp_then_viewing_recovery_codes(client):
+def test_activating_totp_then_viewing_recovery_codes(client, frozen_clock):
     from allauth.mfa.totp.internal.auth import (
         format_hotp_value,
         hotp_value,

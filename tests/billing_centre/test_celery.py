@@ -32,6 +32,8 @@ def _redis_answers(url: str) -> bool:
 
 
 pytestmark = [
+    pytest.mark.needs_redis,
+    pytest.mark.needs_worker,
     pytest.mark.skipif(not REDIS_URL, reason="REDIS_URL is not set: no broker for a real worker"),
     pytest.mark.skipif(
         bool(REDIS_URL) and not _redis_answers(REDIS_URL), reason=f"Redis at {REDIS_URL} does not answer"

@@ -1,7 +1,7 @@
 """Journeys not covered by the other browser tests: sign up with e-mail verification and MFA
-(a TOTP code computed here, RFC 6238), the dashboard, sorting and searching the invoice table,
-editing a card's expiry in the wallet, managing users (role change and removal), and switching
-the language back and forth."""
+(a TOTP code computed here, RFC 6238, with time left in its 30-second step), the dashboard,
+sorting and searching the invoice table, editing a card's expiry in the wallet, managing users
+(role change and removal), and switching the language back and forth."""
 
 from __future__ import annotations
 
@@ -47,6 +47,20 @@ def totp(secret: str, at: float | None = None) -> str:
     return f"{value % 1_000_000:06d}"
 
 
+def fresh_totp(secret: str, *, margin: float = 5.0) -> str:
+    """The code of the current 30-second step, with at least ``margin`` seconds of the step left
+    to type and submit it.
+
+    allauth accepts only the current step's code (tolerance 0). The live server answers from a
+    thread of this process while Playwright drives the browser, so the clock is not frozen here
+    as the in-process tests do (``frozen_clock``): near the end of a step, wait for the next one.
+    """
+    left = 30 - time.time() % 30
+    if left < margin:
+        time.sleep(left + 0.1)
+    return totp(secret)
+
+
 def _submit(page, selector="main form button[type=submit]"):
     with page.expect_navigation():
         page.click(selector)
@@ -73,7 +87,7 @@ def test_sign_up_verify_the_e_mail_enrol_totp_and_log_in_with_a_code(page, live_
         _submit(page)
     assert page.locator("img[src^='data:image/svg+xml']").count() == 1  # the QR code (CSP img-src data:)
     secret = page.input_value("#authenticator_secret")
-    page.fill("input[name=code]", totp(secret))
+    page.fill("input[name=code]", fresh_totp(secret))
     _submit(page)
     assert "/accounts/2fa/" in page.url
 
@@ -85,7 +99,7 @@ def test_sign_up_verify_the_e_mail_enrol_totp_and_log_in_with_a_code(page, live_
     page.fill("input[name=password]", "a-long-enough-password-42")
     _submit(page)
     assert "/accounts/2fa/authenticate/" in page.url
-    page.fill("input[name=code]", totp(secret))
+    page.fill("input[name=code]", fresh_totp(secret))
     _submit(page)
     assert page.url == live_server.url + "/"
 

@@ -27,7 +27,13 @@ from tests.payments.conftest import card_method
 
 from .conftest import wait_until
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Real workers (start_worker) on a private redis-server, reading the PostgreSQL test database.
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.needs_postgres,
+    pytest.mark.needs_redis,
+    pytest.mark.needs_worker,
+]
 
 SCHEDULES = 4
 INVOICES_EACH = 50  # two chunks of 25 per schedule: 200 invoices

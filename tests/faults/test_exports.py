@@ -24,7 +24,13 @@ from tests.invoices.conftest import add_lines
 
 from .conftest import wait_until
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Real workers (start_worker) on a private redis-server, reading the PostgreSQL test database.
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.needs_postgres,
+    pytest.mark.needs_redis,
+    pytest.mark.needs_worker,
+]
 
 
 def _company_with_invoices(count: int, *, lines: bool = False):
@@ -73,7 +79,7 @@ def test_bulk_zip_asked_for_while_redis_is_down_waits_then_is_built_once_redis_r
     job = ExportJob.objects.get()
     assert response["Location"] == reverse("invoices:export_job", args=[job.id])
     assert job.status == ExportJob.Status.PENDING and job.attempts == 0
-    page = client.get(response["Location"])
+    page = client.get(response["Location"], HTTP_ACCEPT_LANGUAGE="en")
     assert page.status_code == 200
     assert "Waiting" in page.content.decode()
     assert client.get(reverse("invoices:export_status", args=[job.id])).json()["status"] == "pending"

@@ -33,7 +33,7 @@ from tests.payments.conftest import card_method, future
 
 from .conftest import wait_until
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.needs_redis]  # a private redis-server
 
 PAY_NOW = "/pay-now/"
 
@@ -153,7 +153,7 @@ def test_log_in_works_and_the_eleventh_failed_log_in_is_refused_while_redis_is_d
     assert AuditEvent.objects.filter(action="auth.login_locked_out").count() == 1
 
 
-def test_a_totp_code_logs_in_once_and_is_refused_when_replayed_while_redis_is_down(outage):
+def test_a_totp_code_logs_in_once_and_is_refused_when_replayed_while_redis_is_down(outage, frozen_clock):
     from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, generate_totp_secret, hotp_value
     from allauth.mfa.totp.internal.auth import yield_hotp_counters_from_time as counters
 
@@ -172,6 +172,24 @@ def test_a_totp_code_logs_in_once_and_is_refused_when_replayed_while_redis_is_do
     # allauth marks a used code with cache.add: the mark lives in the database during the outage.
     assert "_auth_user_id" in password_then(code).session
     assert "_auth_user_id" not in password_then(code).session  # the same code again: a replay
+
+
+def test_a_totp_code_used_while_redis_answered_is_refused_after_redis_goes_down(private_redis, settings):
+    """The "code used" mark is kept in the database only: were it in Redis, a code used a moment
+    before an outage could be used again during it (and the other way round when Redis returns)."""
+    from django.core.cache import cache
+
+    caches = copy.deepcopy(settings.CACHES)
+    caches["default"]["OPTIONS"]["RETRY_SECONDS"] = 0.2
+    settings.CACHES = caches
+    key = "allauth.mfa.totp.used?user=7&code=123456"
+    assert cache.add(key, "y", timeout=90) is True  # Redis answers: the code is used now
+
+    private_redis.stop()
+
+    assert cache.add(key, "y", timeout=90) is False  # a replay during the outage
+    private_redis.start()
+    assert cache.add(key, "y", timeout=90) is False  # and after it
 
 
 def test_pay_now_lock_out_holds_while_redis_is_down(client, outage, world, settings):
@@ -208,6 +226,8 @@ def test_rate_limits_count_in_redis_again_once_it_returns(client, outage, world)
     wait_until(logged_in, timeout=10, message="log-ins counted in Redis again")
 
 
+@pytest.mark.needs_postgres
+@pytest.mark.needs_worker
 def test_paying_while_redis_is_down_charges_once_and_the_receipt_follows_when_it_returns(
     client, outage, world, start_worker, tmp_path
 ):

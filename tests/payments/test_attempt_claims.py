@@ -71,6 +71,7 @@ def test_a_claim_left_by_a_request_that_died_does_not_block_the_attempt(login, a
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.needs_postgres
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL's concurrency")
 def test_many_parallel_submits_of_one_form_charge_once_and_save_the_card_once(admin_user, invoice):
     setup = Client()

@@ -32,6 +32,7 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
+    pytest.mark.needs_postgres,
     pytest.mark.skipif(
         connection.vendor != "postgresql",
         reason="SQLite has no row locks and a worker cannot share the test database: run with DATABASE_URL=postgres://…",
@@ -201,6 +202,8 @@ def two_workers(tmp_path):
                 process.wait(timeout=10)
 
 
+@pytest.mark.needs_redis
+@pytest.mark.needs_worker
 @pytest.mark.skipif(not REDIS_URL, reason="REDIS_URL is not set: no broker for real workers")
 @pytest.mark.skipif(bool(REDIS_URL) and not _redis_answers(REDIS_URL), reason=f"Redis at {REDIS_URL} does not answer")
 def test_two_autopay_runs_on_two_real_workers_pay_each_due_invoice_exactly_once(two_workers):
@@ -212,10 +215,16 @@ def test_two_autopay_runs_on_two_real_workers_pay_each_due_invoice_exactly_once(
     app.conf.task_always_eager = False
     assert app.conf.broker_url.startswith("redis://")
 
-    # Both workers are up before the two runs are sent, so each takes one at the same moment.
+    # Both workers are up before the two runs are sent, so each takes one at the same moment: a
+    # worker that never got ready would leave both runs to the other, one after the other, and
+    # "exactly once" would be proven for no race at all.
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not all("ready" in log.read_text() for log in logs):
+    while time.monotonic() < deadline and not all("ready." in log.read_text() for log in logs):
+        if not all(process.poll() is None for process in processes):
+            break
         time.sleep(0.2)
+    ready = ["ready." in log.read_text() for log in logs]
+    assert ready == [True, True], f"workers ready: {ready}\n" + "\n".join(log.read_text()[-3000:] for log in logs)
     results = [autopay_run_task.apply_async(kwargs={"trigger": "test"}, queue=queue) for _ in range(2)]
     try:
         counts = [result.get(timeout=120, disable_sync_subtasks=False) for result in results]
@@ -235,4 +244,5 @@ def test_two_autopay_runs_on_two_real_workers_pay_each_due_invoice_exactly_once(
     assert runs.count() == 2
     assert set(runs.values_list("status", flat=True)) == {JobRun.Status.SUCCEEDED}
     assert all(run.finished_at >= run.started_at for run in runs)
-    assert sum("payments.autopay_run" in log.read_text() for log in logs) >= 1
+    # Each worker took one of the two runs (acks_late, prefetch 1, one task at a time per worker).
+    assert ["payments.autopay_run" in log.read_text() for log in logs] == [True, True]

@@ -192,3 +192,51 @@ def test_a_payment_another_run_sent_is_never_failed_as_not_sent(admin_user, acco
     for invoice in invoices:
         invoice.refresh_from_db()
     assert [invoice.balance == 0 for invoice in invoices] == [False, True, False]
+
+
+class SlowGateway(SimulatedGateway):
+    """Each charge takes a minute of the (frozen) clock: a slow gateway."""
+
+    def __init__(self, traveller):
+        self.traveller = traveller
+
+    def charge(self, **kwargs):
+        self.traveller.shift(datetime.timedelta(minutes=1))
+        return super().charge(**kwargs)
+
+
+def test_a_run_busy_with_scheduled_payments_keeps_its_lease_without_any_autopay_charge(
+    admin_user, account, wallet_card, settings
+):
+    """Only scheduled one-time payments, each a slow charge: the run renews its lease as it goes,
+    so the watch never takes it for a dead run (the lease used to be renewed only after an
+    AutoPay charge)."""
+    from accounts.jobs import job_run, job_runs_abandon
+    from payments.services import PaymentSource, payment_create
+
+    settings.JOB_LEASE_SECONDS = 240  # 4 minutes: the 6 charges below take 6
+    invoices = [issue(account, f"INV0000009{n:02d}", on=datetime.date(2026, 3, 5), due=DUE) for n in range(6)]
+    with time_machine.travel(START - datetime.timedelta(days=2), tick=False):
+        for invoice in invoices:
+            payment_create(
+                actor=admin_user,
+                invoice_ids=[invoice.id],
+                source=PaymentSource.from_method(wallet_card),
+                idempotency_key=f"scheduled-{invoice.number}",
+                scheduled_for=DUE,
+            )
+
+    with time_machine.travel(START, tick=False) as traveller:
+        set_gateway_override(SlowGateway(traveller))
+        try:
+            with job_run("autopay_run", trigger="beat") as run:
+                autopay.autopay_run(today=DUE, recorder=run)
+                # The watch looks in at the end of the run: the lease is still the run's.
+                assert job_runs_abandon() == []
+        finally:
+            set_gateway_override(None)
+
+    record = JobRun.objects.get(pk=run.record.pk)
+    assert record.status == JobRun.Status.SUCCEEDED
+    assert record.lease_until > START + datetime.timedelta(minutes=5)
+    assert Payment.objects.filter(status=PaymentStatus.SUCCEEDED).count() == 6

@@ -14,6 +14,7 @@ from payments.models import Payment, SimulatedCharge
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
+    pytest.mark.needs_postgres,
     pytest.mark.skipif(
         connection.vendor != "postgresql",
         reason="SQLite has no row locks (select_for_update is a no-op): run with DATABASE_URL=postgres://…",

@@ -33,15 +33,18 @@ def _blocked(browser, live_server, user, paths) -> list[str]:
             response = page.goto(live_server.url + path)
             page.wait_for_load_state("load")
             assert response.status == 200, (path, response.status)
+            assert page.url == live_server.url + path, (path, page.url)  # not the log-in page
             assert response.headers.get("content-security-policy"), path
             blocked += [f"{path}: {text}" for text in messages]
             messages.clear()
-        # The listener does see a block: a style attribute set by script is refused.
-        page.evaluate(
-            "() => { const p = document.createElement('p'); p.innerHTML = '<b style=\\'color:red\\'>x</b>'; document.body.append(p); }"
-        )
-        page.wait_for_timeout(200)
-        assert any("style" in text for text in messages), messages
+        # The listener does see a block: a style attribute set by script is refused, and the
+        # browser's report of it reaches the console (waited for, up to the page's timeout).
+        with page.expect_console_message(lambda m: "Content Security Policy" in m.text) as report:
+            page.evaluate(
+                "() => { const p = document.createElement('p'); p.innerHTML = '<b style=\\'color:red\\'>x</b>'; document.body.append(p); }"
+            )
+        assert "style" in report.value.text, report.value.text
+        assert report.value.text in messages, messages
     finally:
         context.close()
     return blocked
