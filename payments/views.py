@@ -401,6 +401,10 @@ class WalletMixin(LoginRequiredMixin):
     def method(self, request, pk):
         method = selectors.payment_method_get(user=request.user, method_id=pk)
         if method is None:
+            # A method of the user's own company that the role may not manage (a Viewer's): 403,
+            # like the wallet page; any other: 404 (README: outside the scope 404, by role 403).
+            if selectors.payment_method_get(user=request.user, method_id=pk, action=Action.VIEW) is not None:
+                raise PermissionDenied
             raise Http404
         return method
 
@@ -572,6 +576,10 @@ class PaymentOptionsView(LoginRequiredMixin, View):
         accounts, cards = self.rows(request)
         account = next((a for a in accounts if a.number == number), None)
         if account is None:
+            # An account the user sees but does not administer (a Payer's or Viewer's): 403.
+            visible = selectors.account_list_visible(user=request.user)
+            if "\x00" not in number and visible.filter(number=number).exists():
+                raise PermissionDenied
             raise Http404
         form = PaymentOptionForm(request.POST, cards=cards[account.company_id])
         if not form.is_valid():

@@ -96,8 +96,13 @@ def _value(route: str, name: str, side: Side) -> str:
     raise AssertionError(f"no value for <{name}> in {route!r}: add it to tests/security/urlmap.py")
 
 
-def fill(pattern: Pattern, side: Side) -> str:
+def fill(pattern: Pattern, side: Side, values: dict[str, str] | None = None) -> str:
+    """The pattern's URL with ``side``'s objects; ``values`` names other objects for some parameters."""
+
     def replace(match: re.Match) -> str:
-        return _value(pattern.route, match.group("name") or match.group("rname"), side)
+        name = match.group("name") or match.group("rname")
+        if values and name in values:
+            return values[name]
+        return _value(pattern.route, name, side)
 
     return "/" + _PARAM.sub(replace, pattern.route)
