@@ -11,6 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, models, transaction
+from django.dispatch import Signal
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -386,6 +387,7 @@ def enrolment_enrol(
                 item.company = join
                 _decline_paper(item, today)
                 item.save(update_fields=["company", "invoice_delivery", "paperless_since"])
+            billable_company_changed.send(sender=model, company_id=join.id)
             _record_attempt(
                 user=user,
                 number=number,
@@ -560,6 +562,13 @@ def billable_removal_blockers(billable) -> list[str]:
     return reasons
 
 
+# Sent inside the transaction when an account or plan joins or leaves a company (``company_id``).
+# Apps that cache figures per company listen (invoices/figures_cache.py, connected in
+# ``InvoicesConfig.ready``): an account removed and added again within a cache's lifetime has
+# the same scope as before, so only this tells them the figures may have changed meanwhile.
+billable_company_changed = Signal()
+
+
 @transaction.atomic
 def billable_remove(*, actor, billable, ip_address: str | None = None) -> None:
     """Remove an account or plan from its company; refused while AutoPay or an open dispute
@@ -576,6 +585,7 @@ def billable_remove(*, actor, billable, ip_address: str | None = None) -> None:
     billable.invitations.clear()
     billable.company = None
     billable.save(update_fields=["company"])
+    billable_company_changed.send(sender=model, company_id=company.id)
     audit_record(
         action=f"{_billable_kind(billable)}.removed",
         actor=actor,

@@ -4,7 +4,8 @@ The table totals and the dashboard figures of a set of 10,000 invoices or more a
 the cache for a minute (aggregating 200,000 invoices on every request is not needed). Their
 keys include each visible company's *figures version*; a service that changes what invoices
 owe (a payment settled, a credit applied, a fee or adjustment line, an imported invoice)
-calls ``invoice_figures_changed`` and the next request computes fresh figures instead of
+calls ``invoice_figures_changed``, and so does an account or plan joining or leaving the
+company (a signal of accounts), so the next request computes fresh figures instead of
 waiting out the minute. Writes outside the services (the admin, a shell) are caught by the
 minute.
 """
@@ -40,6 +41,11 @@ def invoice_figures_changed_for(*, invoice_ids: Iterable[int]) -> None:
         return
     owners = Invoice.objects.filter(id__in=ids).values_list("account__company_id", "plan__company_id")
     invoice_figures_changed(company_ids={account or plan for account, plan in owners})
+
+
+def on_billable_company_changed(sender, *, company_id, **kwargs) -> None:
+    """An account or plan joined or left the company (accounts.services.billable_company_changed)."""
+    invoice_figures_changed(company_ids=[company_id])
 
 
 def invoice_figures_version(*, company_ids: Iterable[int]) -> str:

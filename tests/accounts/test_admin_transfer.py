@@ -146,9 +146,13 @@ def test_staff_transfer_page_shows_a_mismatch_next_to_the_form(client, company, 
 
 def test_transfer_page_is_for_staff_only(client, company, previous):
     url = reverse("admin_administrator_transfer")
-    assert client.get(url).status_code == 302  # to the admin log-in
+    anonymous = client.get(url)
+    assert anonymous.status_code == 302  # to the admin log-in
+    assert anonymous["Location"].startswith(reverse("admin:login"))
     client.force_login(previous)
-    assert client.get(url).status_code == 302
+    customer = client.get(url)
+    assert customer.status_code == 302
+    assert customer["Location"].startswith(reverse("admin:login"))
     plain_staff = UserFactory(username="plainstaff", is_staff=True)
     client.force_login(plain_staff)
     assert client.get(url).status_code == 403

@@ -145,6 +145,9 @@ def test_usd_amount_must_match_to_the_cent(enrol):
     assert MISMATCH in refused.content.decode()
     accepted = enrol(invoice_values(invoice, amount="$1,234.50"))
     assert accepted.status_code == 302
+    account.refresh_from_db()
+    assert account.company is not None
+    assert EnrolmentAttempt.objects.filter(outcome="succeeded", number=account.number).count() == 1
 
 
 # --- the 45-day window (Asia/Seoul calendar days) ---------------------------------------------
@@ -156,6 +159,9 @@ def test_invoice_from_day_45_is_accepted(enrol, unenrolled_account):
     )
     response = enrol(invoice_values(invoice))
     assert response.status_code == 302
+    unenrolled_account.refresh_from_db()
+    assert unenrolled_account.company is not None
+    assert Membership.objects.get(company=unenrolled_account.company).role == Role.ADMINISTRATOR
 
 
 def test_invoice_from_day_46_is_refused_as_too_old(enrol, unenrolled_account):
@@ -179,6 +185,8 @@ def test_window_counts_seoul_calendar_days_not_utc(enrol, unenrolled_account):
         day_45 = InvoiceFactory(account=unenrolled_account, invoice_date=datetime.date(2026, 1, 16))
         assert "more than 45 days old" in enrol(invoice_values(day_46)).content.decode()
         assert enrol(invoice_values(day_45)).status_code == 302
+        unenrolled_account.refresh_from_db()
+        assert unenrolled_account.company is not None
 
 
 # --- refusals that reveal nothing -------------------------------------------------------------
@@ -364,6 +372,8 @@ def test_five_failures_lock_the_user_out_for_fifteen_minutes(enrol, recent_invoi
     assert EnrolmentAttempt.objects.filter(outcome="locked").count() == 1
     with time_machine.travel(timezone.now() + datetime.timedelta(minutes=16)):
         assert enrol(invoice_values(recent_invoice)).status_code == 302
+    unenrolled_account.refresh_from_db()
+    assert unenrolled_account.company is not None
 
 
 def test_failures_on_one_number_lock_it_for_other_users(client, recent_invoice, unenrolled_account):

@@ -123,6 +123,7 @@ def test_a_daily_job_not_done_by_its_deadline_alerts_staff_once_in_admin_and_by_
     assert b"autopay_run" in page.content
     assert client.get(f"/admin/accounts/jobalert/{alert.pk}/change/").status_code == 200
     assert client.post(f"/admin/accounts/jobalert/{alert.pk}/delete/").status_code == 403
+    assert type(alert).objects.filter(pk=alert.pk).exists()
 
 
 def test_a_job_that_succeeded_before_its_deadline_raises_no_alert(staff):

@@ -151,10 +151,21 @@ def test_removal_is_refused_while_autopay_is_live(client, company, admin, accoun
     assert not AuditEvent.objects.filter(action="account.removed").exists()
 
 
+def _assert_removed(response, company, account):
+    """The account left the company: the list says so and no longer shows it, the event is audited."""
+    account.refresh_from_db()
+    assert account.company is None
+    assert f"{account.number} was removed from the company." in response.content.decode()
+    assert account.number not in [row.number for row in response.context["accounts"]]
+    assert AuditEvent.objects.filter(action="account.removed", company=company, target_id=str(account.pk)).count() == 1
+
+
 def test_removal_is_allowed_once_autopay_is_cancelled(client, company, admin, account):
     _autopay(company=company, account=account, status="cancelled")
     client.force_login(admin)
-    assert client.post(reverse("manage:account_remove", args=[account.number])).status_code == 302
+    response = client.post(reverse("manage:account_remove", args=[account.number]), follow=True)
+    assert response.redirect_chain[-1] == (reverse("manage:accounts") + f"?company={company.pk}", 302)
+    _assert_removed(response, company, account)
 
 
 def test_removal_is_refused_while_a_dispute_is_open(client, company, admin, account):
@@ -174,7 +185,10 @@ def test_a_decided_dispute_does_not_block_removal(client, company, admin, accoun
     invoice = InvoiceFactory(account=account)
     _dispute(company=company, invoice=invoice, user=admin, status=DisputeStatus.REJECTED)
     client.force_login(admin)
-    assert client.post(reverse("manage:account_remove", args=[account.number])).status_code == 302
+    response = client.post(reverse("manage:account_remove", args=[account.number]), follow=True)
+    assert response.redirect_chain[-1][1] == 302
+    _assert_removed(response, company, account)
+    assert Dispute.objects.get().invoice == invoice  # the decided dispute is kept, with its invoice
 
 
 def test_plan_removal_is_refused_while_its_autopay_is_live(client, company, admin):

@@ -130,3 +130,4 @@ def test_job_runs_are_visible_and_read_only_in_the_admin(client):
     assert b'name="_save"' not in change.content
     assert client.get(reverse("admin:accounts_jobrun_add")).status_code == 403
     assert client.post(reverse("admin:accounts_jobrun_delete", args=[record.pk]), {"post": "yes"}).status_code == 403
+    assert JobRun.objects.filter(pk=record.pk).exists()

@@ -391,6 +391,9 @@ def test_viewers_cannot_withdraw(login, world):
     assert (
         login(world["users"]["viewer"]).post(reverse("disputes:withdraw", args=[dispute.reference])).status_code == 403
     )
+    status = dispute.status
+    dispute.refresh_from_db()
+    assert dispute.status == status  # still open, not withdrawn
 
 
 # --- Attachments ----------------------------------------------------------------------------------

@@ -166,6 +166,10 @@ def test_bulk_rejects_an_unknown_format(client, world, ours):
     client.force_login(world.admin)
     response = _bulk(client, [ours.number], fmt="exe")
     assert response.status_code == 302
+    assert response["Location"].split("?")[0] == "/invoices/accounts/"  # back to the table, no file
+    page = client.get(response["Location"])
+    assert "exe is not one of the available choices" in page.content.decode()
+    assert not ExportJob.objects.exists()
 
 
 def test_select_all_matching_recomputes_the_selection_from_the_filter_in_scope(client, world):

@@ -376,3 +376,4 @@ def test_staff_mark_an_anomaly_resolved_and_nothing_else(client, recorded, payme
     assert recorded.detail != {}
     assert AuditEvent.objects.filter(action="webhook.anomaly_resolved", actor=payments_staff).count() == 1
     assert client.post(f"/admin/payments/webhookanomaly/{recorded.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert models.WebhookAnomaly.objects.filter(pk=recorded.pk).exists()

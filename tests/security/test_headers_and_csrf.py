@@ -160,9 +160,10 @@ def test_anonymous_posts_without_a_csrf_token_are_refused(url):
 
 
 @pytest.mark.django_db
-def test_a_post_with_the_csrf_token_passes_the_check(ours):
+def test_a_post_with_the_csrf_token_passes_the_check(ours, settings):
     client = Client(enforce_csrf_checks=True)
     client.get("/accounts/login/")
     token = client.cookies["csrftoken"].value
     response = client.post("/i18n/setlang/", {"language": "en", "csrfmiddlewaretoken": token})
     assert response.status_code == 302
+    assert client.cookies[settings.LANGUAGE_COOKIE_NAME].value == "en"  # the POST did its work
