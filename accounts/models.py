@@ -165,18 +165,14 @@ class Role(models.TextChoices):
 class Membership(models.Model):
     """A user's role in a company and, below Administrator, the accounts and plans it covers."""
 
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
-    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(_("role"), max_length=20, choices=Role.choices)
     # Administrators see every account and plan of the company; these are ignored for them.
     accounts = models.ManyToManyField(
         ShippingAccount, blank=True, related_name="memberships", verbose_name=_("accounts")
     )
-    plans = models.ManyToManyField(
-        BillingPlan, blank=True, related_name="memberships", verbose_name=_("plans")
-    )
+    plans = models.ManyToManyField(BillingPlan, blank=True, related_name="memberships", verbose_name=_("plans"))
     # The user asked to be e-mailed when a new invoice of an account or plan they see is issued.
     notify_new_invoices = models.BooleanField(_("e-mail me new invoices"), default=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
@@ -239,9 +235,7 @@ class CompanyContact(models.Model):
     carrier's billing contact stays on each account and plan.
     """
 
-    company = models.OneToOneField(
-        Company, on_delete=models.CASCADE, related_name="contact", verbose_name=_("company")
-    )
+    company = models.OneToOneField(Company, on_delete=models.CASCADE, related_name="contact", verbose_name=_("company"))
     phone = models.CharField(_("contact phone"), max_length=40)
     email = models.EmailField(_("contact e-mail"))
 
@@ -315,9 +309,7 @@ class Invitation(models.Model):
     accounts = models.ManyToManyField(
         ShippingAccount, blank=True, related_name="invitations", verbose_name=_("accounts")
     )
-    plans = models.ManyToManyField(
-        BillingPlan, blank=True, related_name="invitations", verbose_name=_("plans")
-    )
+    plans = models.ManyToManyField(BillingPlan, blank=True, related_name="invitations", verbose_name=_("plans"))
     invited_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,

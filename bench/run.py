@@ -528,7 +528,9 @@ def bench_http(duration: int, port: int) -> None:
         figures = {}
         for name, path in (("/healthz", "/healthz"), ("invoice table", "/invoices/accounts/")):
             url = f"http://127.0.0.1:{port}{path}"
-            figures[name] = wrk(url, cookie, duration) if shutil.which("wrk") else load(url, cookie, duration, threads=4)
+            figures[name] = (
+                wrk(url, cookie, duration) if shutil.which("wrk") else load(url, cookie, duration, threads=4)
+            )
             rps, p99, errors, n = figures[name]
             record(
                 "http",

@@ -25,16 +25,12 @@ def _required(name: str) -> str:
     """A production secret: required when DEBUG is off, with a clear message."""
     value = env.str(name, default="")
     if not value:
-        raise ImproperlyConfigured(
-            f"{name} must be set when DJANGO_DEBUG=0 (see .env.example)."
-        )
+        raise ImproperlyConfigured(f"{name} must be set when DJANGO_DEBUG=0 (see .env.example).")
     return value
 
 
 if DEBUG:
-    SECRET_KEY = env.str(
-        "DJANGO_SECRET_KEY", default="dev-only-insecure-key-do-not-use-in-production"
-    )
+    SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="dev-only-insecure-key-do-not-use-in-production")
     ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 else:
     SECRET_KEY = _required("DJANGO_SECRET_KEY")

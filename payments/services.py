@@ -824,9 +824,10 @@ def payments_settle(*, results: list[tuple[int, ChargeResult]], actor=None, sour
                 payment.failure_message = decline_message(result.decline_code)[:300]
                 to = PaymentStatus.FAILED
                 data = {"source": source, "code": result.decline_code, "kind": str(result.decline_kind or "")}
-            elif result.outcome == Outcome.NOT_FOUND and timezone.now() - (
-                payment.sent_at or payment.created_at
-            ) >= NOT_SENT_AFTER:
+            elif (
+                result.outcome == Outcome.NOT_FOUND
+                and timezone.now() - (payment.sent_at or payment.created_at) >= NOT_SENT_AFTER
+            ):
                 # Unknown to the gateway: never sent (a crash, or a batch that has not reached it:
                 # payment_charge will not send it now), or sent and lost long enough ago.
                 payment.failure_code = "not_sent"

@@ -32,9 +32,7 @@ class UserFactory(DjangoModelFactory):
             return
         from allauth.account.models import EmailAddress
 
-        EmailAddress.objects.update_or_create(
-            user=obj, email=obj.email, defaults={"verified": True, "primary": True}
-        )
+        EmailAddress.objects.update_or_create(user=obj, email=obj.email, defaults={"verified": True, "primary": True})
 
 
 class CompanyFactory(DjangoModelFactory):
