@@ -276,6 +276,7 @@ CELERY_TASK_DEFAULT_QUEUE = "celery"
 # ("celery") and a message sent to one queue would be copied into all of them.
 CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in ("payments", "documents", "mail", "celery")]
 CELERY_TASK_ROUTES = {
+    "payments.autopay_notice_send": {"queue": "mail"},
     "payments.autopay_run": {"queue": "payments"},
     "payments.autopay_*": {"queue": "payments"},
     "payments.payment_reconcile": {"queue": "payments"},
@@ -310,6 +311,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Receipts of succeeded payments that never reached the broker (Redis down at the commit):
     # queued again; each receipt is sent once (payments.services.payment_receipt_deliver).
+    "payments-autopay-notices-requeue": {
+        "task": "payments.autopay_notices_requeue",
+        "schedule": 300.0,
+    },
     "payments-receipts-requeue": {
         "task": "payments.payment_receipts_requeue",
         "schedule": 300.0,

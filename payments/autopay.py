@@ -43,6 +43,7 @@ from accounts.selectors import account_list_visible, plan_list_visible
 from accounts.services import audit_event_build, audit_record
 from billing_centre.exceptions import ApplicationError
 from billing_centre.money import format_money, quantize
+from billing_centre.queue import enqueue, enqueue_on_commit
 from invoices.models import OPEN_DISPUTE_STATUSES, Invoice, InvoiceStatus
 
 from .gateways import ChargeResult
@@ -879,6 +880,8 @@ def _claim(schedule_id: int, today: datetime.date, counts: Counter):
                 paying.append(attempt)
         if not attempts:
             return None
+        for attempt in attempts:
+            attempt.notice_due = attempt.outcome in (Outcome.SKIPPED_OVER_LIMIT, Outcome.SKIPPED_METHOD)
         try:
             with transaction.atomic():
                 # The claim: one row per (schedule, invoice, attempt number) and per run day.
@@ -889,7 +892,7 @@ def _claim(schedule_id: int, today: datetime.date, counts: Counter):
         for attempt in attempts:
             if attempt.outcome != Outcome.PENDING:
                 counts[attempt.outcome] += 1
-            if attempt.outcome in (Outcome.SKIPPED_OVER_LIMIT, Outcome.SKIPPED_METHOD):
+            if attempt.notice_due:
                 _notify_after_commit(attempt.id)
     source = PaymentSource.from_method(schedule.method) if paying else None
     return schedule, source, paying
@@ -979,8 +982,9 @@ def _record(schedule, charged, unsent, *, hard_decline: bool, counts: Counter) -
                 setattr(attempt, name, value)
             counts[attempt.outcome] += 1
             if attempt.outcome in (Outcome.FAILED_SOFT, Outcome.FAILED_HARD) and index < len(charged):
+                attempt.notice_due = True
                 _notify_after_commit(attempt.id)  # nothing to tell about a charge never sent
-        rows_update(attempts, ["outcome", "decline_code", "message"])
+        rows_update(attempts, ["outcome", "decline_code", "message", "notice_due"])
         AuditEvent.objects.bulk_create(_attempt_event(schedule, a) for a in attempts)
 
 
@@ -1028,7 +1032,53 @@ def autopay_recipients(schedule: AutoPaySchedule) -> list[str]:
 
 
 def _notify_after_commit(attempt_id: int) -> None:
-    transaction.on_commit(lambda: autopay_notice_send(attempt_id=attempt_id))
+    """Queue the attempt's notice after the commit (``notice_due`` is set in the same transaction)."""
+    from .tasks import autopay_notice_send_task
+
+    enqueue_on_commit(autopay_notice_send_task, attempt_id)
+
+
+NOTICE_REQUEUE_AFTER = datetime.timedelta(minutes=5)
+NOTICE_REQUEUE_WITHIN = datetime.timedelta(days=3)
+
+
+def autopay_notice_deliver(*, attempt_id: int) -> bool:
+    """Send one attempt's notice once and mark it sent (the task behind every AutoPay notice).
+
+    The attempt's row is locked while the notice goes out and skipped when another worker holds
+    it, so the original message and a sweep's copy never send two notices; a failure to send
+    leaves the marker empty and the sweep tries again.
+    """
+    with transaction.atomic():
+        attempt = (
+            AutoPayAttempt.objects.select_for_update(of=("self",), skip_locked=True)
+            .filter(pk=attempt_id, notice_due=True, notice_sent_at__isnull=True)
+            .first()
+        )
+        if attempt is None:
+            return False  # sent already, being sent by another worker, or nothing to tell
+        sent = autopay_notice_send(attempt_id=attempt.pk)
+        if sent:
+            AutoPayAttempt.objects.filter(pk=attempt.pk).update(notice_sent_at=timezone.now())
+        return sent
+
+
+def autopay_notices_requeue(*, older_than: datetime.timedelta = NOTICE_REQUEUE_AFTER) -> int:
+    """Queue again the notices not out yet (the broker or the mail server was down); how many."""
+    from .tasks import autopay_notice_send_task
+
+    now = timezone.now()
+    due = (
+        AutoPayAttempt.objects.filter(
+            notice_due=True,
+            notice_sent_at__isnull=True,
+            created_at__lte=now - older_than,
+            created_at__gte=now - NOTICE_REQUEUE_WITHIN,
+        )
+        .order_by("created_at", "id")
+        .values_list("id", flat=True)
+    )
+    return sum(enqueue(autopay_notice_send_task, attempt_id) for attempt_id in due)
 
 
 def autopay_notice_send(*, attempt_id: int) -> bool:

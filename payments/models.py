@@ -502,6 +502,11 @@ class AutoPayAttempt(models.Model):
     )
     decline_code = models.CharField(_("decline code"), max_length=60, blank=True)
     message = models.CharField(_("message"), max_length=300, blank=True)
+    # The payers are told of this attempt (over the limit, no usable method, a declined charge):
+    # set in the same transaction as the outcome, so a notice that could not be queued or sent
+    # (broker or mail server down, a worker killed) is found again by its sweep and sent once.
+    notice_due = models.BooleanField(_("notice due"), default=False)
+    notice_sent_at = models.DateTimeField(_("notice sent"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:

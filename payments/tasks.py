@@ -56,3 +56,19 @@ def card_expiry_reminders_send_task(trigger: str = "beat") -> int:
 
     with job_run("card_expiry_reminders", trigger=trigger) as run:
         return card_expiry_reminders_send(recorder=run)
+
+
+@shared_task(name="payments.autopay_notice_send", ignore_result=True)
+def autopay_notice_send_task(attempt_id: int) -> bool:
+    """One AutoPay attempt's notice to the payers, sent once (queued after the attempt's commit)."""
+    from .autopay import autopay_notice_deliver
+
+    return autopay_notice_deliver(attempt_id=attempt_id)
+
+
+@shared_task(name="payments.autopay_notices_requeue", ignore_result=True)
+def autopay_notices_requeue_task() -> int:
+    """Every 5 minutes: queue again the AutoPay notices not out yet (broker or mail server down)."""
+    from .autopay import autopay_notices_requeue
+
+    return autopay_notices_requeue()
