@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 
 from billing_centre.client_ip import client_ip
-from billing_centre.exceptions import ApplicationError
+from billing_centre.exceptions import ApplicationError, form_add_application_error
 
 from . import selectors, services
 from .access import Action, require, user_can
@@ -40,11 +40,6 @@ from .models import BillingPlan, Company, EnrolmentOutcome, Invitation, Membersh
 ACCESS_REQUEST_SESSION_KEY = "enrolment_access_request"
 # Account and plan numbers in URLs: anything else is 404 before it reaches the database.
 BILLABLE_NUMBER_RE = re.compile(r"^[A-Za-z0-9]{1,12}$")
-
-
-def _add_error(form, error: ApplicationError) -> None:
-    field = error.field if error.field in form.fields else None
-    form.add_error(field, error.message)
 
 
 def _manage_url(name: str, company: Company) -> str:
@@ -156,7 +151,7 @@ class EnrolView(LoginRequiredMixin, View):
                 }
             return self.render(form)
         except ApplicationError as error:
-            _add_error(form, error)
+            form_add_application_error(form, error)
             return self.render(form)
         request.session.pop(ACCESS_REQUEST_SESSION_KEY, None)
         extra = len(result.accounts)
@@ -230,7 +225,7 @@ class AccountOpenView(LoginRequiredMixin, View):
                     ip_address=client_ip(request),
                 )
             except ApplicationError as error:
-                _add_error(form, error)
+                form_add_application_error(form, error)
             else:
                 messages.success(
                     request,
@@ -450,7 +445,7 @@ class UserAddView(ManageView):
             try:
                 self.save(form.cleaned_data)
             except ApplicationError as error:
-                _add_error(form, error)
+                form_add_application_error(form, error)
             else:
                 return HttpResponseRedirect(_manage_url("manage:users", self.company))
         return self.show(form)
@@ -542,7 +537,7 @@ class UserEditView(MembershipActionView):
                     ip_address=client_ip(request),
                 )
             except ApplicationError as error:
-                _add_error(form, error)
+                form_add_application_error(form, error)
             else:
                 messages.success(request, _("%(user)s was updated.") % {"user": self.membership.user.get_username()})
                 return HttpResponseRedirect(self.back_url())

@@ -9,3 +9,9 @@ class ApplicationError(Exception):
         self.message = message
         self.field = field
         self.code = code
+
+
+def form_add_application_error(form, error: ApplicationError) -> None:
+    """Show a service's refusal on the form: on its field when the form has it, else above the form."""
+    field = error.field if error.field in form.fields else None
+    form.add_error(field, error.message)

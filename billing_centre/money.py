@@ -7,7 +7,6 @@ amount. KRW and JPY have no minor units (₩13,000; ¥500); USD and EUR have two
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 # ISO 4217 minor units for the currencies the carrier bills in.
@@ -85,25 +84,3 @@ def format_money(amount: Decimal | int | str | None, currency: str) -> str:
     if symbol is None:
         return f"{sign}{number} {currency}"
     return f"{sign}{symbol}{number}"
-
-
-@dataclass(frozen=True)
-class Money:
-    amount: Decimal
-    currency: str
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "amount", quantize(self.amount, self.currency))
-
-    def __str__(self) -> str:
-        return format_money(self.amount, self.currency)
-
-    def __add__(self, other: Money) -> Money:
-        if other.currency != self.currency:
-            raise ValueError("cannot add different currencies")
-        return Money(self.amount + other.amount, self.currency)
-
-    def __sub__(self, other: Money) -> Money:
-        if other.currency != self.currency:
-            raise ValueError("cannot subtract different currencies")
-        return Money(self.amount - other.amount, self.currency)

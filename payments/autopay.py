@@ -49,10 +49,10 @@ from invoices.models import OPEN_DISPUTE_STATUSES, Invoice, InvoiceStatus
 from .gateways import ChargeResult
 from .gateways import Outcome as GatewayOutcome
 from .models import (
+    CARD_KINDS,
     AutoPayAttempt,
     AutoPaySchedule,
     CardExpiryReminder,
-    MethodKind,
     Payment,
     PaymentMethod,
     PaymentStatus,
@@ -87,7 +87,6 @@ EXPIRY_REMINDER_DAYS = 30
 
 Outcome = AutoPayAttempt.Outcome
 SKIPS = (Outcome.SKIPPED_OVER_LIMIT, Outcome.SKIPPED_DISPUTED, Outcome.SKIPPED_METHOD, Outcome.SKIPPED_NOT_PAYABLE)
-CARD_KINDS = (MethodKind.CREDIT_CARD, MethodKind.DEBIT_CARD)
 LIVE = ~Q(status=AutoPaySchedule.Status.CANCELLED)
 
 WEEKDAYS = [

@@ -16,10 +16,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
-from .models import MethodKind
+from .models import CARD_KINDS, MethodKind
 from .services import online_services_for_country, payment_kinds_for_country
 
-CARD_KINDS = (MethodKind.CREDIT_CARD, MethodKind.DEBIT_CARD)
 # Read once, handed to the tokenizer, never kept (see views.tokenize).
 SECRET_FIELDS = ("card_number", "cvc", "account_number")
 

@@ -24,6 +24,10 @@ class MethodKind(models.TextChoices):
     ONLINE_SERVICE = "online_service", _("Online payment service")
 
 
+# The kinds that are cards (a number, a CVC, an expiry date): one place for every module.
+CARD_KINDS = (MethodKind.CREDIT_CARD, MethodKind.DEBIT_CARD)
+
+
 class PaymentMethod(models.Model):
     """A wallet entry. Only the gateway's token and display facts: never a card number or CVC."""
 

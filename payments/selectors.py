@@ -12,9 +12,7 @@ from accounts.selectors import account_list_visible
 from invoices.models import Invoice, InvoiceStatus
 from invoices.selectors import invoice_list_visible
 
-from .models import MethodKind, Payment, PaymentAllocation, PaymentMethod, ShippingAccountPaymentOption
-
-CARD_KINDS = (MethodKind.CREDIT_CARD, MethodKind.DEBIT_CARD)
+from .models import Payment, PaymentAllocation, PaymentMethod, ShippingAccountPaymentOption
 
 
 def company_list_for_action(*, user, action: Action) -> list[Company]:

@@ -44,7 +44,7 @@ from django.utils.translation import gettext_lazy
 from accounts.models import AuditEvent, Company, Membership, Role, ShippingAccount
 from accounts.services import audit_event_build, audit_record
 from billing_centre.exceptions import ApplicationError
-from billing_centre.money import format_money, quantize
+from billing_centre.money import quantize
 from billing_centre.queue import enqueue, enqueue_on_commit
 from invoices.figures_cache import invoice_figures_changed_for
 from invoices.models import Invoice, InvoiceStatus
@@ -1258,7 +1258,3 @@ def pay_now_lookup(*, account_number: str, invoice_number: str, amount: Decimal,
 
 
 # --- Webhooks: payments/webhooks.py (verify, store once, check against the payment, settle) ----
-
-
-def money_label(amount: Decimal, currency: str) -> str:
-    return format_money(amount, currency)

@@ -26,7 +26,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 
 from accounts.access import Action, require, user_can
 from billing_centre.client_ip import client_ip
-from billing_centre.exceptions import ApplicationError
+from billing_centre.exceptions import ApplicationError, form_add_application_error
 from invoices.selectors import invoice_list_visible
 
 from . import selectors, services, webhooks
@@ -43,9 +43,7 @@ from .forms import (
     WalletAddForm,
 )
 from .gateways import TokenizeError, get_gateway
-from .models import MethodKind, Payment, PaymentStatus
-
-CARD_KINDS = (MethodKind.CREDIT_CARD, MethodKind.DEBIT_CARD)
+from .models import CARD_KINDS, MethodKind, Payment, PaymentStatus
 
 # Error reports (the debug page, e-mails to ADMINS) never show these POST fields.
 SECRET_FIELDS = [
@@ -64,11 +62,6 @@ TOKENIZE_MESSAGES = {
     "invalid_cvc": gettext_lazy("The security code is not valid."),
     "invalid_account": gettext_lazy("The bank account number is not valid."),
 }
-
-
-def _add_error(form, error: ApplicationError) -> None:
-    field = error.field if error.field in form.fields else None
-    form.add_error(field, error.message)
 
 
 def _stripe_context() -> dict:
@@ -252,7 +245,7 @@ class PayView(LoginRequiredMixin, View):
                 try:
                     method = services.payment_method_add(actor=request.user, company=company, kind=kind, saved=saved)
                 except ApplicationError as exc:
-                    _add_error(method_form, exc)
+                    form_add_application_error(method_form, exc)
                     return self.render_errors(request, invoices, form, method_form)
                 source = services.PaymentSource.from_method(method)
             else:
@@ -275,7 +268,7 @@ class PayView(LoginRequiredMixin, View):
                 ip_address=client_ip(request),
             )
         except ApplicationError as exc:
-            _add_error(form, exc)
+            form_add_application_error(form, exc)
             return self.render_errors(request, invoices, form, method_form)
         return redirect("payments:attempt", key=data["idempotency_key"])
 
@@ -471,7 +464,7 @@ class WalletAddView(WalletMixin, View):
             form.add_error(None, TOKENIZE_MESSAGES.get(exc.code, _("The payment details were refused.")))
             return self.show(request, company, form)
         except ApplicationError as exc:
-            _add_error(form, exc)
+            form_add_application_error(form, exc)
             return self.show(request, company, form)
         messages.success(request, _("%(method)s was added to the wallet.") % {"method": method})
         next_url = request.POST.get("next", "")
@@ -588,7 +581,7 @@ class PaymentOptionsView(LoginRequiredMixin, View):
         try:
             services.payment_option_set(actor=request.user, account=account, method=method)
         except ApplicationError as exc:
-            _add_error(form, exc)
+            form_add_application_error(form, exc)
             return self.get(request, form=form, editing=number)
         messages.success(
             request, _("The card for shipping charges of %(account)s was updated.") % {"account": account.number}
@@ -934,7 +927,7 @@ class AutoPayCreateView(AutoPayMixin, View):
                     actor=request.user, billable=billable, ip_address=client_ip(request), **self.cleaned(form)
                 )
             except ApplicationError as exc:
-                _add_error(form, exc)
+                form_add_application_error(form, exc)
             else:
                 messages.success(request, _("AutoPay is set up for %(billable)s.") % {"billable": billable})
                 return redirect("payments:autopay")
@@ -980,7 +973,7 @@ class AutoPayEditView(AutoPayMixin, View):
                     actor=request.user, schedule=schedule, ip_address=client_ip(request), **self.cleaned(form)
                 )
             except ApplicationError as exc:
-                _add_error(form, exc)
+                form_add_application_error(form, exc)
             else:
                 messages.success(request, _("AutoPay for %(billable)s was changed.") % {"billable": billable})
                 return redirect("payments:autopay")
