@@ -7,12 +7,12 @@ worker started as a subprocess, on a queue of its own so no other worker can tak
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
 import pytest
+
+from tests.workers import worker_start, worker_stop
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -46,39 +46,11 @@ def worker_queue(tmp_path):
     """Start `celery worker --pool=solo` on a fresh queue; stop it after the test."""
     queue = f"bc-test-{uuid.uuid4().hex[:12]}"
     log_path = tmp_path / "worker.log"
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "billing_centre",
-                "worker",
-                "--pool=solo",
-                "-Q",
-                queue,
-                "-n",
-                f"{queue}@%h",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "--loglevel=INFO",
-            ],
-            cwd=BASE_DIR,
-            env={**os.environ, "REDIS_URL": REDIS_URL},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    process = worker_start(queues=[queue], name=queue, env={**os.environ, "REDIS_URL": REDIS_URL}, log_path=log_path)
     try:
         yield queue, process, log_path
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        worker_stop(process)
 
 
 def test_real_worker_runs_ping_and_returns_the_result(worker_queue):

@@ -16,7 +16,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -24,6 +23,8 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
+
+from tests.workers import test_database_url, worker_start, worker_stop
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 REDIS_SERVER = shutil.which("redis-server")
@@ -43,17 +44,6 @@ def wait_until(predicate, *, timeout: float, interval: float = 0.1, message: str
             return
         time.sleep(interval)
     pytest.fail(f"timed out after {timeout}s waiting for {message}")
-
-
-def test_database_url() -> str:
-    """The database pytest-django created (test_<name>), as a URL a worker process can use."""
-    db = connection.settings_dict
-    user = db.get("USER") or ""
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    auth = f"{user}{password}@" if user else ""
-    host = db.get("HOST") or "127.0.0.1"
-    port = f":{db['PORT']}" if db.get("PORT") else ""
-    return f"postgres://{auth}{host}{port}/{db['NAME']}"
 
 
 @dataclass
@@ -201,12 +191,7 @@ class Worker:
             self.process.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.alive():
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        worker_stop(self.process, timeout=30)
 
 
 @pytest.fixture
@@ -227,31 +212,7 @@ def start_worker(private_redis, tmp_path, settings):
             "STRIPE_SECRET_KEY": "",
             **(extra_env or {}),
         }
-        with open(log_path, "w") as log:
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "billing_centre",
-                    "worker",
-                    "--pool=solo",
-                    "-Q",
-                    ",".join(queues or project_queues()),
-                    "-n",
-                    f"{name}@%h",
-                    "--without-gossip",
-                    "--without-mingle",
-                    "--without-heartbeat",
-                    "--prefetch-multiplier=1",
-                    "--loglevel=INFO",
-                ],
-                cwd=BASE_DIR,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        process = worker_start(queues=queues or project_queues(), name=name, env=env, log_path=log_path)
         worker = Worker(name=name, process=process, log_path=log_path, env=env)
         started.append(worker)
         wait_until(

@@ -8,8 +8,6 @@ the test database, and sends them an AutoPay run each at the same moment.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -24,6 +22,7 @@ from accounts.models import JobRun, Role
 from payments import autopay
 from payments.models import AutoPayAttempt, AutoPaySchedule, Payment, PaymentStatus, SimulatedCharge
 from tests.factories import CompanyFactory, InvoiceFactory, MembershipFactory, ShippingAccountFactory, UserFactory
+from tests.workers import test_database_url, worker_start, worker_stop
 
 from .conftest import card_method
 
@@ -137,17 +136,6 @@ def _redis_answers(url: str) -> bool:
         return False
 
 
-def _test_database_url() -> str:
-    """The database pytest-django created (test_<name>), as a URL a worker process can use."""
-    db = connection.settings_dict
-    user = db.get("USER") or ""
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    auth = f"{user}{password}@" if user else ""
-    host = db.get("HOST") or "127.0.0.1"
-    port = f":{db['PORT']}" if db.get("PORT") else ""
-    return f"postgres://{auth}{host}{port}/{db['NAME']}"
-
-
 @pytest.fixture
 def two_workers(tmp_path):
     """Two `celery worker --pool=solo` processes on one fresh queue, reading the test database."""
@@ -155,51 +143,21 @@ def two_workers(tmp_path):
     env = {
         **os.environ,
         "REDIS_URL": REDIS_URL,
-        "DATABASE_URL": _test_database_url(),
+        "DATABASE_URL": test_database_url(),
         "STRIPE_SECRET_KEY": "",
     }
     processes, logs = [], []
     for index in range(2):
         log_path = tmp_path / f"worker{index}.log"
         logs.append(log_path)
-        with open(log_path, "w") as log:
-            processes.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "celery",
-                        "-A",
-                        "billing_centre",
-                        "worker",
-                        "--pool=solo",
-                        "-Q",
-                        queue,
-                        "-n",
-                        f"{queue}-{index}@%h",
-                        "--without-gossip",
-                        "--without-mingle",
-                        "--without-heartbeat",
-                        "--prefetch-multiplier=1",
-                        "--loglevel=INFO",
-                    ],
-                    cwd=BASE_DIR,
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
-            )
+        processes.append(worker_start(queues=[queue], name=f"{queue}-{index}", env=env, log_path=log_path))
     try:
         yield queue, processes, logs
     finally:
         for process in processes:
-            process.terminate()
+            process.terminate()  # all at once: their warm shutdowns overlap
         for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+            worker_stop(process)
 
 
 @pytest.mark.needs_redis

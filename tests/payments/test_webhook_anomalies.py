@@ -21,14 +21,17 @@ from django.utils.html import escape
 
 from accounts.models import AuditEvent
 from invoices.models import InvoiceStatus
-from payments import models, services
-from payments.gateways import set_gateway_override
-from payments.gateways.stripe_backend import StripeGateway
+from payments import models
 from payments.models import PaymentStatus, WebhookEvent
 from tests.factories import UserFactory
 
-from .test_gateways import FakeStripeHTTP
-from .test_webhooks import _webhook_secret, event, post, signed  # noqa: F401  (the secret: autouse)
+from .test_webhooks import (  # noqa: F401  (the secret is autouse; processing_payment a fixture)
+    _webhook_secret,
+    event,
+    post,
+    processing_payment,
+    signed,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -44,24 +47,10 @@ class BrokenMailBackend:
 
 
 @pytest.fixture
-def sent_payment(admin_user, invoice, wallet_card, settings):
+def sent_payment(processing_payment):  # noqa: F811 - the fixture of test_webhooks, used here
     """A ₩13,000 payment sent to Stripe whose answer never came (Stripe answered 500): processing."""
-    settings.PAYMENT_GATEWAY = "stripe"
-    http = FakeStripeHTTP({"/v1/payment_intents": (500, {"error": {"type": "api_error", "message": "boom"}})})
-    set_gateway_override(StripeGateway("sk_test_fake", http_client=http))
-    wallet_card.gateway = "stripe"
-    wallet_card.save()
-    try:
-        [payment] = services.payment_create(
-            actor=admin_user,
-            invoice_ids=[invoice.id],
-            source=services.PaymentSource.from_method(wallet_card),
-            idempotency_key="wh",
-        ).payments
-    finally:
-        set_gateway_override(None)
-    assert payment.status == PaymentStatus.PROCESSING and payment.gateway_reference == ""
-    return payment
+    assert processing_payment.gateway_reference == ""
+    return processing_payment
 
 
 @pytest.fixture
