@@ -1,6 +1,6 @@
 """allauth's account adapter, extended so a log-in lock-out leaves an audit event.
 
-It also answers ``get_client_ip`` for the whole project (billing_centre.client_ip asks it).
+It also answers ``get_client_ip`` for the whole project (core.client_ip asks it).
 
 allauth refuses a log-in once ACCOUNT_RATE_LIMITS["login_failed"] is used up (per IP and per
 user ID or e-mail typed) by raising a validation error from ``pre_authenticate``; it sends no
@@ -16,7 +16,7 @@ from allauth.account.adapter import DefaultAccountAdapter
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 
-from billing_centre.client_ip import client_ip
+from core.client_ip import client_ip
 
 from .services import audit_record
 

@@ -5,7 +5,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 from django.utils.translation import gettext_lazy as _
 
-from billing_centre.admin_utils import ReadOnlyAdminMixin
+from core.admin_utils import ReadOnlyAdminMixin
 
 from .admin_transfer import transfer_administrator_action
 from .models import (

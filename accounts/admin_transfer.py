@@ -18,7 +18,7 @@ from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
-from billing_centre.exceptions import ApplicationError
+from core.exceptions import ApplicationError
 
 from .models import Company
 from .services import administrator_transfer

@@ -12,7 +12,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from billing_centre.money import CURRENCY_CHOICES
+from core.money import CURRENCY_CHOICES
 
 # A permanent account number is 6 letters/digits; 10 digits is a temporary
 # number that cannot be enrolled, paid or disputed online (R1).

@@ -16,7 +16,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from billing_centre.exceptions import ApplicationError
+from core.exceptions import ApplicationError
 
 from .models import (
     TEMPORARY_NUMBER_RE,

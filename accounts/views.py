@@ -20,8 +20,8 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.views import View
 
-from billing_centre.client_ip import client_ip
-from billing_centre.exceptions import ApplicationError, form_add_application_error
+from core.client_ip import client_ip
+from core.exceptions import ApplicationError, form_add_application_error
 
 from . import selectors, services
 from .access import Action, require, user_can

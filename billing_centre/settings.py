@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "csp",
     # Celery beat's schedule and each entry's last run time live in PostgreSQL (docs/scheduled-jobs.md).
     "django_celery_beat",
+    "core",
     "billing_centre",
     "accounts",
     "invoices",
@@ -138,7 +139,7 @@ ACCOUNT_PRESERVE_USERNAME_CASING = False
 ACCOUNT_USERNAME_MIN_LENGTH = 3
 # Days an invitation by e-mail stays valid (accounts.Invitation.expires_at); then it is refused.
 INVITATION_DAYS = env.int("BC_INVITATION_DAYS", default=7)
-# The client's address (billing_centre.client_ip, allauth's rate limits, lock-outs, the audit trail):
+# The client's address (core.client_ip, allauth's rate limits, lock-outs, the audit trail):
 # the number of proxies of ours in front of the portal (nginx: 1). With 0 (the default)
 # X-Forwarded-For is ignored, so a forged header never chooses the address.
 ALLAUTH_TRUSTED_PROXY_COUNT = env.int("BC_TRUSTED_PROXY_COUNT", default=0)
@@ -186,7 +187,7 @@ REDIS_URL = env.str("REDIS_URL", default="")
 def redis_caches(url: str) -> dict:
     """The cache configuration on the Redis at ``url`` (also used by the fault tests).
 
-    ``default`` is ``billing_centre.cache.FailoverCache``: Redis (the ``redis`` alias) while it
+    ``default`` is ``core.cache.FailoverCache``: Redis (the ``redis`` alias) while it
     answers, the database (the ``database`` alias, a DatabaseCache on the table of migration
     billing_centre 0001) while it cannot be reached. Pages keep working during a Redis outage, and
     the rate limits and lock-outs kept in the cache keep counting instead of failing open.
@@ -194,13 +195,13 @@ def redis_caches(url: str) -> dict:
     prefix = env.str("DJANGO_CACHE_PREFIX", default="bc")
     return {
         "default": {
-            "BACKEND": "billing_centre.cache.FailoverCache",
+            "BACKEND": "core.cache.FailoverCache",
             "OPTIONS": {
                 "PRIMARY": "redis",
                 "FALLBACK": "database",
                 # After a failure, Redis is tried again (per thread) after this many seconds.
                 "RETRY_SECONDS": env.float("DJANGO_CACHE_RETRY_SECONDS", default=5.0),
-                # One-time security markers kept in the database only (billing_centre/cache.py).
+                # One-time security markers kept in the database only (core/cache.py).
                 "DATABASE_ONLY_PREFIXES": ["allauth.mfa.totp.used"],
             },
         },
@@ -216,7 +217,7 @@ def redis_caches(url: str) -> dict:
             },
         },
         "database": {
-            "BACKEND": "billing_centre.cache.DatabaseCache",
+            "BACKEND": "core.cache.DatabaseCache",
             "LOCATION": "bc_cache_fallback",
             "KEY_PREFIX": prefix,
             # Rate-limit counters must not be culled during an outage: a generous ceiling.
@@ -256,7 +257,7 @@ CELERY_TASK_ANNOTATIONS = {
 # Redis redelivers a message not acknowledged within this time to another worker: it must exceed
 # the longest hard time limit above, or a long task would be started a second time while it runs.
 # socket_connect_timeout: a broker host that does not answer at all (no "connection refused") makes
-# a web request that queues a task (billing_centre.queue) wait at most this long per try, not the
+# a web request that queues a task (core.queue) wait at most this long per try, not the
 # operating system's connect timeout of minutes (kombu's default is none).
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 7200, "socket_connect_timeout": 2}
 CELERY_RESULT_EXPIRES = 24 * 3600
@@ -276,6 +277,8 @@ CELERY_TASK_DEFAULT_QUEUE = "celery"
 # ("celery") and a message sent to one queue would be copied into all of them.
 CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in ("payments", "documents", "mail", "celery")]
 CELERY_TASK_ROUTES = {
+    "core.email_send": {"queue": "mail"},
+    "core.emails_requeue": {"queue": "mail"},
     "payments.autopay_notice_send": {"queue": "mail"},
     "payments.autopay_run": {"queue": "payments"},
     "payments.autopay_*": {"queue": "payments"},
@@ -311,6 +314,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Receipts of succeeded payments that never reached the broker (Redis down at the commit):
     # queued again; each receipt is sent once (payments.services.payment_receipt_deliver).
+    # Outbox e-mails (core.mail) that never reached the broker or the mail server: queued again.
+    "core-emails-requeue": {
+        "task": "core.emails_requeue",
+        "schedule": 300.0,
+    },
     "payments-autopay-notices-requeue": {
         "task": "payments.autopay_notices_requeue",
         "schedule": 300.0,

@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from billing_centre.admin_utils import ReadOnlyAdminMixin, money_column
+from core.admin_utils import ReadOnlyAdminMixin, money_column
 
 from .admin_queue import DisputeAdmin
 from .models import Dispute, DisputeAttachment, DisputeEvent, DisputeItem, DisputeMessage

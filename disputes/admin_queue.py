@@ -21,9 +21,9 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from billing_centre.admin_utils import money_column
-from billing_centre.exceptions import ApplicationError
-from billing_centre.money import format_money
+from core.admin_utils import money_column
+from core.exceptions import ApplicationError
+from core.money import format_money
 
 from .models import (
     OPEN_DISPUTE_STATUSES,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from billing_centre.money import format_money
+from core.money import format_money
 
 from .models import DisputeReason, DisputeStatus
 from .services import MAX_ATTACHMENTS, DisputeItemInput

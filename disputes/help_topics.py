@@ -18,7 +18,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
-from billing_centre.money import format_money
+from core.money import format_money
 
 # Paper invoices (R13, R14): the fee and its dates as the FAQ states them for Korea.
 PRINT_FEE_AMOUNT = ("13000", "KRW")

@@ -30,8 +30,8 @@ from django.utils.translation import gettext as _
 
 from accounts.access import Action, user_can
 from accounts.services import audit_record
-from billing_centre.exceptions import ApplicationError
-from billing_centre.money import format_money, quantize
+from core.exceptions import ApplicationError
+from core.money import format_money, quantize
 from invoices.models import Invoice, InvoiceLine
 from invoices.services import invoice_adjustment_post
 

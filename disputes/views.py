@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 
 from accounts.access import Action, require, user_can
-from billing_centre.exceptions import ApplicationError
+from core.exceptions import ApplicationError
 
 from .forms import DisputeBulkForm, DisputeFileForm, DisputeListForm, DisputeMessageForm, HelpSearchForm
 from .help_topics import DISPUTE_GUIDE_STEPS, help_guide_matches, help_search, help_sections

@@ -30,7 +30,7 @@ from django.utils.translation import gettext_noop
 
 from accounts.models import InvoiceDelivery
 from accounts.services import audit_record
-from billing_centre.money import quantize
+from core.money import quantize
 
 from .figures_cache import invoice_figures_changed
 from .models import OPEN_DISPUTE_STATUSES, Invoice, InvoiceLine, InvoiceStatus, LineKind

@@ -33,8 +33,8 @@ from lxml import etree
 
 from accounts.models import BillingPlan, Membership, Role, ShippingAccount
 from accounts.services import audit_record
-from billing_centre.exceptions import ApplicationError
-from billing_centre.money import quantize
+from core.exceptions import ApplicationError
+from core.money import quantize
 
 from .fees import print_fee_assess
 from .figures_cache import invoice_figures_changed
@@ -355,7 +355,7 @@ def _parse_csv(data: bytes, errors: _Errors) -> list[ParsedInvoice]:
 def _check(invoices: list[ParsedInvoice], errors: _Errors) -> None:
     import re
 
-    from billing_centre.money import CURRENCY_CHOICES
+    from core.money import CURRENCY_CHOICES
 
     currencies = {code for code, _label in CURRENCY_CHOICES}
     services = set(Shipment.Service.values)

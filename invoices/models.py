@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import BillingPlan, ShippingAccount
-from billing_centre.money import CURRENCY_CHOICES
+from core.money import CURRENCY_CHOICES
 
 MONEY = {"max_digits": 16, "decimal_places": 2}
 

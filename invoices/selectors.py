@@ -9,7 +9,7 @@ from decimal import Decimal
 from django.db.models import Count, Q, QuerySet, Sum
 
 from accounts.selectors import account_list_visible, plan_list_visible
-from billing_centre.keyset import Position, Segment, keyset_page, reversed_segments
+from core.keyset import Position, Segment, keyset_page, reversed_segments
 
 from .models import Invoice, InvoiceLine, InvoiceStatus, LineKind, Shipment
 

@@ -23,8 +23,8 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.services import audit_record
-from billing_centre.exceptions import ApplicationError
-from billing_centre.queue import enqueue, enqueue_on_commit
+from core.exceptions import ApplicationError
+from core.queue import enqueue, enqueue_on_commit
 
 from .figures_cache import invoice_figures_changed
 from .formats.archive import write_zip
@@ -460,7 +460,7 @@ def invoice_adjustment_post(*, invoice: Invoice, amount, description: str, actor
 
     from django.db.models import F
 
-    from billing_centre.money import quantize
+    from core.money import quantize
 
     from .models import InvoiceLine, LineKind
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-import billing_centre.converters  # noqa: F401  registers the <ref:...> converter
+import core.converters  # noqa: F401  registers the <ref:...> converter
 
 from . import views
 

@@ -31,8 +31,8 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 
 from accounts.access import Action, require, role_allows, user_can
-from billing_centre.exceptions import ApplicationError
-from billing_centre.keyset import position_from_token, position_token
+from core.exceptions import ApplicationError
+from core.keyset import position_from_token, position_token
 
 from .formats.archive import stream_zip
 from .formats.common import export_filename

@@ -10,8 +10,8 @@ from django.contrib import admin
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from billing_centre.admin_utils import ReadOnlyAdminMixin, money_column
-from billing_centre.money import format_money, from_minor
+from core.admin_utils import ReadOnlyAdminMixin, money_column
+from core.money import format_money, from_minor
 
 from .admin_actions import replay_webhook_events
 from .models import (

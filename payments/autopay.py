@@ -41,9 +41,9 @@ from accounts.access import Action, role_allows
 from accounts.models import AuditEvent, BillingPlan, Company, Membership, Role, ShippingAccount
 from accounts.selectors import account_list_visible, plan_list_visible
 from accounts.services import audit_event_build, audit_record
-from billing_centre.exceptions import ApplicationError
-from billing_centre.money import format_money, quantize
-from billing_centre.queue import enqueue, enqueue_on_commit
+from core.exceptions import ApplicationError
+from core.money import format_money, quantize
+from core.queue import enqueue, enqueue_on_commit
 from invoices.models import OPEN_DISPUTE_STATUSES, Invoice, InvoiceStatus
 
 from .gateways import ChargeResult

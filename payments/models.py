@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import BillingPlan, Company, ShippingAccount
-from billing_centre.money import CURRENCY_CHOICES
+from core.money import CURRENCY_CHOICES
 from invoices.models import MONEY, Invoice
 
 

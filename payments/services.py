@@ -43,9 +43,9 @@ from django.utils.translation import gettext_lazy
 
 from accounts.models import AuditEvent, Company, Membership, Role, ShippingAccount
 from accounts.services import audit_event_build, audit_record
-from billing_centre.exceptions import ApplicationError
-from billing_centre.money import quantize
-from billing_centre.queue import enqueue, enqueue_on_commit
+from core.exceptions import ApplicationError
+from core.money import quantize
+from core.queue import enqueue, enqueue_on_commit
 from invoices.figures_cache import invoice_figures_changed_for
 from invoices.models import Invoice, InvoiceStatus
 

@@ -25,8 +25,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from accounts.access import Action, require, user_can
-from billing_centre.client_ip import client_ip
-from billing_centre.exceptions import ApplicationError, form_add_application_error
+from core.client_ip import client_ip
+from core.exceptions import ApplicationError, form_add_application_error
 from invoices.selectors import invoice_list_visible
 
 from . import selectors, services, webhooks

@@ -25,7 +25,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from accounts.services import audit_record
-from billing_centre.money import to_minor
+from core.money import to_minor
 
 from .gateways import ChargeResult
 from .models import Payment, PaymentStatus, WebhookAnomaly, WebhookEvent

@@ -25,7 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import BillingPlan, Company, InvoiceDelivery, Membership, Role, ShippingAccount, User
-from billing_centre.money import quantize
+from core.money import quantize
 from invoices.models import Invoice, InvoiceLine, LineKind, Shipment
 from payments.models import MethodKind, Payment, PaymentAllocation, PaymentStatus
 

@@ -28,7 +28,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import AuditEvent, Company, ShippingAccount, User
-from billing_centre.money import quantize
+from core.money import quantize
 from disputes.models import Dispute, DisputeEvent, DisputeMessage, DisputeReason, DisputeStatus
 from disputes.services import Decision, DisputeItemInput, dispute_decide, dispute_file
 from invoices.models import Invoice, InvoiceStatus, LineKind

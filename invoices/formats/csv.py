@@ -20,7 +20,7 @@ from collections.abc import Iterable
 
 from django.utils.translation import gettext as _
 
-from billing_centre.money import quantize
+from core.money import quantize
 
 from ..models import Invoice
 from .common import billed_kind, display_status

@@ -13,7 +13,7 @@ from pathlib import Path
 from django.utils import timezone
 from lxml import etree
 
-from billing_centre.money import quantize
+from core.money import quantize
 
 from ..models import Invoice
 from .common import CARRIER_NAME, billed_kind, display_status, invoice_summary

@@ -1,7 +1,7 @@
 """The one interface every payment gateway backend implements.
 
 Amounts cross this interface as ``Decimal`` plus an ISO 4217 currency; only an adapter converts
-them to the integer minor units its gateway wants (``billing_centre.money.to_minor``). Results are
+them to the integer minor units its gateway wants (``core.money.to_minor``). Results are
 typed: a charge either succeeded, was declined (with a code, soft or hard), or its outcome is
 unknown (a timeout) — an unknown outcome is reconciled with ``retrieve``, never retried blindly.
 """

@@ -33,7 +33,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.views.decorators.debug import sensitive_variables
 
-from billing_centre.money import to_minor
+from core.money import to_minor
 
 from .base import ChargeResult, DeclineKind, Gateway, Outcome, SavedMethod, TokenizeError
 

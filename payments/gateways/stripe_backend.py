@@ -14,7 +14,7 @@ from decimal import Decimal
 import stripe
 from django.views.decorators.debug import sensitive_variables
 
-from billing_centre.money import to_minor
+from core.money import to_minor
 
 from .base import ChargeResult, DeclineKind, Gateway, SavedMethod, TokenizeError
 

@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from accounts import services
 from accounts.models import AuditEvent, Membership, Role
-from billing_centre.exceptions import ApplicationError
+from core.exceptions import ApplicationError
 from tests.factories import CompanyFactory, MembershipFactory, ShippingAccountFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from accounts import services
 from accounts.models import AuditEvent, Invitation, Membership, Role
-from billing_centre.exceptions import ApplicationError
+from core.exceptions import ApplicationError
 from tests.factories import (
     BillingPlanFactory,
     CompanyFactory,

@@ -19,7 +19,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import Role
-from billing_centre.money import format_money
+from core.money import format_money
 from invoices.models import LineKind
 from invoices.selectors import dashboard_summary
 from tests.factories import (

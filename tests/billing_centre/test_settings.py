@@ -150,11 +150,11 @@ def test_database_and_redis_urls_select_postgresql_and_a_real_broker():
     assert values["CELERY_BROKER_URL"] == "redis://127.0.0.1:6379/3"
     assert values["CELERY_RESULT_BACKEND"] == "redis://127.0.0.1:6379/3"
     # Redis, and the database while Redis cannot be reached: a Redis outage fails no page, and the
-    # rate limits kept in the cache keep counting (issue 13, billing_centre/cache.py).
-    assert values["CACHES"]["default"]["BACKEND"] == "billing_centre.cache.FailoverCache"
+    # rate limits kept in the cache keep counting (issue 13, core/cache.py).
+    assert values["CACHES"]["default"]["BACKEND"] == "core.cache.FailoverCache"
     assert values["CACHES"]["redis"]["BACKEND"] == "django_redis.cache.RedisCache"
     assert values["CACHES"]["redis"]["LOCATION"] == "redis://127.0.0.1:6379/3"
-    assert values["CACHES"]["database"]["BACKEND"] == "billing_centre.cache.DatabaseCache"
+    assert values["CACHES"]["database"]["BACKEND"] == "core.cache.DatabaseCache"
 
 
 def test_env_example_lists_every_variable_settings_reads():

@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import translation
 
 from accounts.models import AuditEvent, InvoiceDelivery
-from billing_centre.exceptions import ApplicationError
+from core.exceptions import ApplicationError
 from disputes.models import Dispute, DisputeEvent, DisputeReason, DisputeStatus
 from disputes.services import (
     MAX_ATTACHMENT_BYTES,

@@ -15,7 +15,7 @@ from django.utils import translation
 from django.utils.translation import gettext
 
 from accounts.models import AuditEvent, Role
-from billing_centre.exceptions import ApplicationError
+from core.exceptions import ApplicationError
 from disputes.models import Dispute, DisputeStatus
 from payments import autopay
 from payments.models import AutoPayAttempt, AutoPaySchedule, Payment, PaymentStatus, SimulatedCharge

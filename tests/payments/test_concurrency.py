@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection, connections
 
-from billing_centre.exceptions import ApplicationError
+from core.exceptions import ApplicationError
 from payments import services
 from payments.models import Payment, SimulatedCharge
 

@@ -1,6 +1,6 @@
 """A receipt is never lost and never sent twice, and queuing it never turns a payment into an error.
 
-The receipt is queued after the payment's commit (``billing_centre.queue.enqueue_on_commit``); when
+The receipt is queued after the payment's commit (``core.queue.enqueue_on_commit``); when
 that fails (the broker is down; here, in eager mode, the mail server is) the payment stands, the
 payer sees the receipt page, and ``payment_receipts_requeue`` (Celery beat) queues it again later.
 The broker-down case with a real worker is tests/faults/test_redis_outage.py.

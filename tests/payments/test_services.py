@@ -10,7 +10,7 @@ from django.core import mail
 from django.core.management import call_command
 
 from accounts.models import AuditEvent
-from billing_centre.exceptions import ApplicationError
+from core.exceptions import ApplicationError
 from invoices.models import Invoice, InvoiceStatus
 from payments import services
 from payments.gateways import ChargeResult

@@ -36,7 +36,7 @@ from django.urls import Resolver404, resolve
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from billing_centre.models import CacheEntry
+from core.models import CacheEntry
 from tests.security.form_fuzz import Form, field_values, nasty, post_forms
 from tests.security.urlmap import fill, url_patterns
 

@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from billing_centre.money import UnknownCurrency, format_money, from_minor, quantize, to_minor
+from core.money import UnknownCurrency, format_money, from_minor, quantize, to_minor
 
 
 @pytest.mark.parametrize(

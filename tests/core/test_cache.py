@@ -1,12 +1,12 @@
-"""The project's cache (billing_centre.cache): the database answers while Redis cannot be reached."""
+"""The project's cache (core.cache): the database answers while Redis cannot be reached."""
 
 from __future__ import annotations
 
 import pytest
 from django.core.cache import cache
 
-from billing_centre.models import CacheEntry
 from billing_centre.settings import redis_caches
+from core.models import CacheEntry
 from tests.faults.conftest import free_port
 
 pytestmark = pytest.mark.django_db

@@ -12,7 +12,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy
 
-from billing_centre.money import UnknownCurrency, format_money
+from core.money import UnknownCurrency, format_money
 
 register = template.Library()
 

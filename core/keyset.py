@@ -27,7 +27,7 @@ from django.db import connections, router
 from django.db.models import F, Func, Q, QuerySet, Value
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
 
-TOKEN_SALT = "billing_centre.keyset"
+TOKEN_SALT = "core.keyset"
 
 
 @dataclass(frozen=True)
