@@ -18,7 +18,7 @@ from django.core.exceptions import ImproperlyConfigured, ValidationError
 
 from core.client_ip import client_ip
 
-from .services import audit_record
+from .audit import audit_record
 
 LOCKOUT_AUDIT_WINDOW = 5 * 60  # seconds: the longest window of ACCOUNT_RATE_LIMITS["login_failed"]
 

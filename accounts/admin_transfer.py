@@ -1,7 +1,7 @@
 """R31: billing staff transfer a company's administrator rights in Django admin.
 
 Staff enter the previous Administrator's user ID and e-mail and the new one's;
-``services.administrator_transfer`` checks both pairs, makes the new user an
+``services.transfer.administrator_transfer`` checks both pairs, makes the new user an
 Administrator, demotes or removes the previous one, e-mails both and audits the
 staff member. The page lives at /admin/accounts/company/transfer-administrator/
 (registered from ``billing_centre/urls.py`` before the admin site's own URLs)
@@ -18,10 +18,10 @@ from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
-from core.exceptions import ApplicationError
+from core.exceptions import ApplicationError, form_add_application_error
 
 from .models import Company
-from .services import administrator_transfer
+from .services.transfer import administrator_transfer
 
 PERMISSION = "accounts.change_membership"
 
@@ -66,7 +66,7 @@ def administrator_transfer_view(request):
                 actor=request.user,
             )
         except ApplicationError as error:
-            form.add_error(error.field if error.field in form.fields else None, error.message)
+            form_add_application_error(form, error)
         else:
             messages.success(
                 request,

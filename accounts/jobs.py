@@ -32,12 +32,12 @@ from collections.abc import Iterator
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django.template.loader import render_to_string
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from core.mail import email_queue, email_render
 
 from .models import JobAlert, JobRun
 
@@ -203,25 +203,16 @@ def _alert(*, job: str, day: datetime.date, deadline: str, kind: str) -> JobAler
         "last_run": last_run,
         "admin_url": getattr(settings, "SITE_URL", "").rstrip("/") + "/admin/accounts/jobrun/?job=" + job,
     }
-    with translation.override(settings.LANGUAGE_CODE):
-        subject = " ".join(render_to_string("accounts/email/job_alert_subject.txt", context).split())
-        body = render_to_string("accounts/email/job_alert_body.txt", context)
+    subject, body = email_render("accounts/email/job_alert", context, language=settings.LANGUAGE_CODE)
     try:
         with transaction.atomic():
             alert = JobAlert.objects.create(
                 job=job, day=day, deadline=deadline, message=body.strip(), last_run=last_run, recipients=recipients
             )
+            # The outbox row commits with the alert; the e-mail task sends it (and retries) after.
+            email_queue(to=recipients, subject=subject, body=body)
     except IntegrityError:
         return None  # already alerted today (another watch at the same moment)
-    if recipients:
-
-        def send() -> None:
-            try:
-                send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients, fail_silently=False)
-            except Exception:  # noqa: BLE001 - the alert stays in the admin list
-                logger.exception("Job alert e-mail for %s failed", job)
-
-        transaction.on_commit(send)
     logger.error("Job alert: %s has not succeeded (%s, %s)", job, day, deadline)
     return alert
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import datetime
 
-from django.db.models import Count, F, Prefetch, Q, QuerySet
+from django.db.models import F, Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from .models import AuditEvent, BillingPlan, Company, Invitation, Membership, Role, ShippingAccount
+from .models import AuditEvent, BillingPlan, Company, Invitation, Membership, Role, ShippingAccount, User
+from .registry import billable_flags
 
 
 def membership_list(*, user) -> QuerySet[Membership]:
@@ -60,10 +61,8 @@ def audit_event_list(*, company: Company) -> QuerySet[AuditEvent]:
 
 
 # --- Administration pages (issue 3) --------------------------------------------------------
-# AutoPay schedules and disputes are reached by their reverse relations' names:
-# accounts never imports payments or disputes.
-
-LIVE_AUTOPAY = ~Q(autopay_schedules__status="cancelled") & Q(autopay_schedules__isnull=False)
+# Facts other apps own (the AutoPay column) come from ``accounts.registry.billable_flags``,
+# which they fill in their ``AppConfig.ready()``: accounts never queries their tables.
 
 
 def company_list_managed(*, user, roles=(Role.ADMINISTRATOR, Role.MANAGER)) -> QuerySet[Company]:
@@ -73,26 +72,22 @@ def company_list_managed(*, user, roles=(Role.ADMINISTRATOR, Role.MANAGER)) -> Q
     return Company.objects.filter(memberships__user=user, memberships__role__in=roles).order_by("name", "id")
 
 
-def account_list_managed(*, user, company: Company) -> QuerySet[ShippingAccount]:
-    """My Accounts: the company's accounts the user sees, with ``autopay_live`` counted."""
-    return (
-        account_list_visible(user=user)
-        .filter(company=company)
-        .select_related("plan")
-        .annotate(autopay_live=Count("autopay_schedules", filter=LIVE_AUTOPAY, distinct=True))
-        .order_by("number")
-    )
+def account_list_managed(*, user, company: Company) -> list[ShippingAccount]:
+    """My Accounts: the company's accounts the user sees, each with the registered flags
+    (``autopay_live`` from payments); one query per registered provider."""
+    accounts = account_list_visible(user=user).filter(company=company).select_related("plan").order_by("number")
+    return billable_flags.apply(accounts)
 
 
-def plan_list_managed(*, user, company: Company) -> QuerySet[BillingPlan]:
-    """My Plans: the company's plans the user sees, their accounts and ``autopay_live``."""
-    return (
+def plan_list_managed(*, user, company: Company) -> list[BillingPlan]:
+    """My Plans: the company's plans the user sees, their accounts and the registered flags."""
+    plans = (
         plan_list_visible(user=user)
         .filter(company=company)
-        .annotate(autopay_live=Count("autopay_schedules", filter=LIVE_AUTOPAY, distinct=True))
         .prefetch_related(Prefetch("accounts", queryset=ShippingAccount.objects.order_by("number")))
         .order_by("number")
     )
+    return billable_flags.apply(plans)
 
 
 def membership_list_company(*, company: Company) -> QuerySet[Membership]:
@@ -147,3 +142,35 @@ def audit_action_list(*, company: Company) -> list[str]:
     return list(
         AuditEvent.objects.filter(company=company).order_by("action").values_list("action", flat=True).distinct()
     )
+
+
+# --- One row for a manage page (the views build no queries) ----------------------------------
+
+
+def billable_get_visible(*, user, model: type[ShippingAccount] | type[BillingPlan], number: str):
+    """The account (or plan, by ``model``) numbered ``number`` that the user sees, with its company;
+    None when it is not visible."""
+    visible = plan_list_visible(user=user) if model is BillingPlan else account_list_visible(user=user)
+    return visible.select_related("company").filter(number=number).first()
+
+
+def billable_get(*, model: type[ShippingAccount] | type[BillingPlan], pk) -> ShippingAccount | BillingPlan | None:
+    """An account or plan by id, with its company (the enrolment's access request), or None."""
+    return model.objects.select_related("company").filter(pk=pk).first()
+
+
+def membership_get(*, pk: int) -> Membership | None:
+    """A membership with its user, company and scope; the caller checks the actor may manage it."""
+    return (
+        Membership.objects.select_related("user", "company").prefetch_related("accounts", "plans").filter(pk=pk).first()
+    )
+
+
+def invitation_get_open(*, pk: int) -> Invitation | None:
+    """An invitation not accepted nor withdrawn (expired ones included), with its company."""
+    return Invitation.objects.select_related("company").filter(pk=pk, accepted_at__isnull=True).first()
+
+
+def user_list_company(*, company: Company) -> QuerySet[User]:
+    """The company's members, by user ID (the activity page's user filter)."""
+    return User.objects.filter(memberships__company=company).order_by("username")

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 def _accept(request, user, email: str) -> None:
     from .selectors import invitation_list_expired_for
-    from .services import invitation_accept_pending
+    from .services.invitations import invitation_accept_pending
 
     invitation_accept_pending(user=user, email=email)
     if request is None or not hasattr(request, "_messages"):

@@ -60,11 +60,14 @@ def main() -> None:
     from django.db import connection
     from django.utils import timezone
 
-    from accounts.models import Company, InvoiceDelivery, Membership, Role, ShippingAccount, User
+    from accounts.models import Role, ShippingAccount
     from invoices.models import Invoice
     from payments.autopay import autopay_run, autopay_schedule_run
     from payments.gateways.simulated import SimulatedGateway
-    from payments.models import AutoPaySchedule, MethodKind, PaymentMethod
+    from payments.models import AutoPaySchedule
+    from tests.accounts.factories import CompanyFactory, MembershipFactory, ShippingAccountFactory, UserFactory
+    from tests.invoices.factories import InvoiceFactory
+    from tests.payments.factories import AutoPayScheduleFactory, PaymentMethodFactory
 
     run_id = time.strftime("%Y%m%d%H%M%S")
     today = timezone.localdate()
@@ -74,25 +77,23 @@ def main() -> None:
         status=AutoPaySchedule.Status.CANCELLED
     )
     accounts_needed = max(1, args.count // PER_ACCOUNT)
-    company = Company.objects.create(
-        name=f"AutoPay 벤치 {run_id}", country="KR", address="서울특별시 중구 세종대로 110"
-    )
-    admin = User.objects.create(
+    company = CompanyFactory(name=f"AutoPay 벤치 {run_id}", country="KR", address="서울특별시 중구 세종대로 110")
+    admin = UserFactory(
         username=f"autopay_bench_{run_id}", email=f"autopay_{run_id}@bench.example.com", name="AutoPay 벤치"
     )
-    Membership.objects.create(user=admin, company=company, role=Role.ADMINISTRATOR)
+    MembershipFactory(user=admin, company=company, role=Role.ADMINISTRATOR)
     saved = SimulatedGateway().tokenize_card(
         number="4242424242424242", exp_month=12, exp_year=today.year + 3, cvc="123", holder_name="홍길동"
     )
-    method = PaymentMethod.objects.create(
+    # A card the simulated gateway can charge: its real token, not the factory's made-up one.
+    method = PaymentMethodFactory(
         company=company,
-        kind=MethodKind.CREDIT_CARD,
+        nickname="",
         holder_name=saved.holder_name,
         brand=saved.brand,
         last4=saved.last4,
         exp_month=saved.exp_month,
         exp_year=saved.exp_year,
-        gateway="simulated",
         gateway_token=saved.token,
         is_default=True,
     )
@@ -105,13 +106,10 @@ def main() -> None:
     prefix = next(a + b for a in digits for b in digits if a + b not in used)
     accounts = ShippingAccount.objects.bulk_create(
         [
-            ShippingAccount(
+            ShippingAccountFactory.build(
                 number=f"Y{prefix}{index:03d}",
                 name=f"AutoPay 벤치 {index}",
                 company=company,
-                country="KR",
-                currency="KRW",
-                invoice_delivery=InvoiceDelivery.PAPERLESS,
                 paperless_since=today,
                 billing_contact_phone="080-687-6886",
                 billing_contact_email="billing@carrier.example.com",
@@ -122,13 +120,12 @@ def main() -> None:
     due = today + datetime.timedelta(days=2)
     Invoice.objects.bulk_create(
         [
-            Invoice(
+            InvoiceFactory.build(
                 number=f"AP{run_id[2:]}{a:03d}{i:03d}"[:20],
                 control_id=f"{a:06d}{i:06d}",
                 account=account,
                 invoice_date=today,
                 due_date=due,
-                currency="KRW",
                 total=Decimal(10000 + i),
             )
             for a, account in enumerate(accounts)
@@ -137,18 +134,8 @@ def main() -> None:
         batch_size=5000,
     )
     schedules = [
-        AutoPaySchedule.objects.create(
-            company=company,
-            account=account,
-            method=method,
-            amount_mode=AutoPaySchedule.AmountMode.FULL,
-            timing=AutoPaySchedule.Timing.DAYS_BEFORE_DUE,
-            days_before_due=3,
-            start_date=today,
-            consent_at=timezone.now(),
-            terms_version="1",
-            created_by=admin,
-        )
+        # The factory's schedule: the full amount, three days before the due date.
+        AutoPayScheduleFactory(company=company, account=account, method=method, start_date=today, created_by=admin)
         for account in accounts
     ]
     total_invoices = accounts_needed * PER_ACCOUNT

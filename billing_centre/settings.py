@@ -312,8 +312,6 @@ CELERY_BEAT_SCHEDULE = {
         "task": "invoices.export_jobs_sweep",
         "schedule": 60.0,
     },
-    # Receipts of succeeded payments that never reached the broker (Redis down at the commit):
-    # queued again; each receipt is sent once (payments.services.payment_receipt_deliver).
     # Outbox e-mails (core.mail) that never reached the broker or the mail server: queued again.
     "core-emails-requeue": {
         "task": "core.emails_requeue",
@@ -323,6 +321,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "payments.autopay_notices_requeue",
         "schedule": 300.0,
     },
+    # Receipts of succeeded payments that never reached the broker (Redis down at the commit) or
+    # the mail server: queued again; each receipt is sent once
+    # (payments.services.receipt_delivery.payment_receipt_deliver).
     "payments-receipts-requeue": {
         "task": "payments.payment_receipts_requeue",
         "schedule": 300.0,

@@ -3,7 +3,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.generic import TemplateView
 
-from invoices.selectors import dashboard_summary
+from invoices.selectors.dashboard import dashboard_summary
 
 
 def home(request):

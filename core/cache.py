@@ -5,7 +5,7 @@ is slower, not wrong. But some of it is security state that must keep counting w
 down: allauth's log-in, sign-up and password-reset rate limits (``allauth.core.ratelimit`` uses
 the default cache, including a lock taken with ``cache.add``), the de-duplication of the log-in
 lock-out audit event (``accounts.adapter``) and the Pay Now look-up lock-out
-(``payments.services._rate_fail``). A cache that silently ignored errors would let all of them
+(``payments.services.pay_now._rate_fail``). A cache that silently ignored errors would let all of them
 fail OPEN during an outage (allauth's lock would even refuse every log-in: its ``cache.add``
 never succeeds), so the default cache is this wrapper:
 

@@ -80,6 +80,25 @@ def email_queue(
     return email
 
 
+def email_send_now(
+    *, to: str | Iterable[str], subject: str, body: str, attachments: Sequence[tuple[str, bytes, str]] = ()
+) -> bool:
+    """Write the e-mail to the outbox and deliver it now, inside the caller's transaction.
+
+    Only for a Celery task that keeps its own durable marker (``Payment.receipt_sent_at``,
+    ``AutoPayAttempt.notice_sent_at``, ``WebhookAnomaly.alerted_at``) and stamps it in the same
+    transaction: the outbox row, the delivery and the marker stand or fall together. A mail server
+    that refuses raises here, the caller's transaction (row and marker) rolls back, and the
+    marker's sweep tries again later. The ``core.email_send`` task queued on commit then finds
+    the row sent and does nothing. False when there is no recipient.
+    """
+    email = email_queue(to=to, subject=subject, body=body, attachments=attachments)
+    if email is None:
+        return False
+    email_deliver(email.pk)
+    return True
+
+
 def email_deliver(email_id: int) -> bool:
     """Send one outbox row if it is still unsent; True when this call sent it.
 

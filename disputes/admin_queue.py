@@ -22,7 +22,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from core.admin_utils import money_column
-from core.exceptions import ApplicationError
+from core.exceptions import ApplicationError, form_add_application_error
 from core.money import format_money
 
 from .models import (
@@ -35,16 +35,10 @@ from .models import (
     DisputeReason,
     DisputeStatus,
 )
-from .services import (
-    Decision,
-    dispute_assign,
-    dispute_close,
-    dispute_decide,
-    dispute_message_post,
-    dispute_needs_supervisor,
-    dispute_supervisor_threshold,
-    dispute_transition,
-)
+from .services.decisions import Decision, dispute_decide
+from .services.messages import dispute_message_post
+from .services.rules import dispute_needs_supervisor, dispute_supervisor_threshold
+from .services.workflow import dispute_assign, dispute_close, dispute_transition
 
 # --- Filters ------------------------------------------------------------------------------------
 
@@ -384,7 +378,7 @@ class DisputeAdmin(admin.ModelAdmin):
                         actor=request.user,
                     )
                 except ApplicationError as error:
-                    form.add_error(error.field if error.field in form.fields else None, error.message)
+                    form_add_application_error(form, error)
                 else:
                     dispute.refresh_from_db()
                     self.message_user(
@@ -431,7 +425,7 @@ class DisputeAdmin(admin.ModelAdmin):
                         staff=True,
                     )
                 except ApplicationError as error:
-                    form.add_error(error.field if error.field in form.fields else None, error.message)
+                    form_add_application_error(form, error)
                 else:
                     self.message_user(
                         request,

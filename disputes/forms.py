@@ -8,7 +8,8 @@ from django.utils.translation import gettext_lazy as _
 from core.money import format_money
 
 from .models import DisputeReason, DisputeStatus
-from .services import MAX_ATTACHMENTS, DisputeItemInput
+from .services.attachments import MAX_ATTACHMENTS
+from .services.filing import DisputeItemInput
 
 ACCEPT = ".pdf,.jpg,.jpeg,.png,application/pdf,image/jpeg,image/png"
 REASON_CHOICES = [("", _("Choose a reason")), *DisputeReason.choices]

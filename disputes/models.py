@@ -23,7 +23,7 @@ class DisputeStatus(models.TextChoices):
 OPEN_DISPUTE_STATUSES = (DisputeStatus.SUBMITTED, DisputeStatus.UNDER_REVIEW)
 DECIDED_DISPUTE_STATUSES = (DisputeStatus.APPROVED, DisputeStatus.PARTLY_APPROVED, DisputeStatus.REJECTED)
 
-# The only status changes there are; ``disputes.services.dispute_transition`` enforces them.
+# The only status changes there are; ``disputes.services.workflow`` enforces them (core.transitions).
 # A decision is taken under review (the decision service starts the review if needed), and
 # the filer may withdraw an open dispute, which closes it.
 DISPUTE_TRANSITIONS: dict[str, frozenset[str]] = {

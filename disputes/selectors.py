@@ -16,7 +16,7 @@ from django.db.models import Prefetch, Q, QuerySet
 from invoices.models import Invoice, InvoiceLine
 from invoices.selectors import invoice_list_visible
 
-from .models import OPEN_DISPUTE_STATUSES, Dispute, DisputeItem, DisputeMessage, DisputeStatus
+from .models import OPEN_DISPUTE_STATUSES, Dispute, DisputeAttachment, DisputeItem, DisputeMessage, DisputeStatus
 
 
 def dispute_list_visible(*, user) -> QuerySet[Dispute]:
@@ -84,6 +84,13 @@ def dispute_get_visible(*, user, reference: str) -> Dispute | None:
             "events",
         )
         .first()
+    )
+
+
+def dispute_attachment_get(*, reference: str, pk: int) -> DisputeAttachment | None:
+    """An attachment of the dispute ``reference`` (with its invoice); the caller checks who may see it."""
+    return (
+        DisputeAttachment.objects.select_related("dispute__invoice").filter(pk=pk, dispute__reference=reference).first()
     )
 
 

@@ -21,13 +21,14 @@ from django.utils.translation import gettext as _
 from django.views import View
 
 from accounts.access import Action, require, user_can
-from core.exceptions import ApplicationError
+from core.exceptions import ApplicationError, form_add_application_error
 
 from .forms import DisputeBulkForm, DisputeFileForm, DisputeListForm, DisputeMessageForm, HelpSearchForm
 from .help_topics import DISPUTE_GUIDE_STEPS, help_guide_matches, help_search, help_sections
-from .models import DisputeAttachment, DisputeStatus
+from .models import DisputeStatus
 from .selectors import (
     dispute_age_days,
+    dispute_attachment_get,
     dispute_get_visible,
     dispute_invoice_for_filing,
     dispute_invoices_for_filing,
@@ -35,29 +36,17 @@ from .selectors import (
     dispute_list,
     dispute_summary,
 )
-from .services import (
-    dispute_file,
-    dispute_file_bulk,
-    dispute_message_post,
-    dispute_online_refusal,
-    dispute_withdraw,
-)
+from .services.filing import dispute_file, dispute_file_bulk
+from .services.messages import dispute_message_post
+from .services.rules import dispute_online_refusal, dispute_target
+from .services.workflow import dispute_withdraw
 
 LIST_PAGE_SIZE = 25
 BULK_MAX_INVOICES = 50
 
 
-def _target(invoice) -> dict:
-    return {"account": invoice.account} if invoice.account_id else {"plan": invoice.plan}
-
-
 def _language(request) -> str:
     return translation.get_language() or "ko"
-
-
-def _apply_error(form, error: ApplicationError) -> None:
-    field = error.field if error.field in form.fields else None
-    form.add_error(field, error.message)
 
 
 def _undisputed_balance(invoice, disputed: Decimal) -> Decimal:
@@ -96,7 +85,7 @@ class DisputeFileView(LoginRequiredMixin, View):
             invoice = dispute_invoice_for_filing(user=request.user, number=numbers[0])
             if invoice is None:
                 raise Http404
-            require(request.user, Action.DISPUTE, **_target(invoice))
+            require(request.user, Action.DISPUTE, **dispute_target(invoice))
             if dispute_online_refusal(invoice):
                 return render(request, "disputes/dispute_offline.html", {"invoices": [invoice]})
             return self.single(request, invoice)
@@ -104,7 +93,7 @@ class DisputeFileView(LoginRequiredMixin, View):
         if len(invoices) != len(numbers):
             raise Http404
         for invoice in invoices:
-            require(request.user, Action.DISPUTE, **_target(invoice))
+            require(request.user, Action.DISPUTE, **dispute_target(invoice))
         offline = [invoice for invoice in invoices if dispute_online_refusal(invoice)]
         online = [invoice for invoice in invoices if not dispute_online_refusal(invoice)]
         if not online:
@@ -128,7 +117,7 @@ class DisputeFileView(LoginRequiredMixin, View):
                         language=_language(request),
                     )
                 except ApplicationError as error:
-                    _apply_error(form, error)
+                    form_add_application_error(form, error)
                 else:
                     messages.success(
                         request,
@@ -156,7 +145,7 @@ class DisputeFileView(LoginRequiredMixin, View):
                         language=_language(request),
                     )
                 except ApplicationError as error:
-                    _apply_error(form, error)
+                    form_add_application_error(form, error)
                 else:
                     messages.success(
                         request,
@@ -194,7 +183,8 @@ class DisputeListView(LoginRequiredMixin, View):
             invoice = dispute_invoice_for_filing(user=request.user, number=filters["invoice"])
         context = {
             "invoice": invoice,
-            "invoice_can_dispute": invoice is not None and user_can(request.user, Action.DISPUTE, **_target(invoice)),
+            "invoice_can_dispute": invoice is not None
+            and user_can(request.user, Action.DISPUTE, **dispute_target(invoice)),
             "form": form,
             "page": page,
             "rows": rows,
@@ -253,13 +243,13 @@ class DisputeDetailView(LoginRequiredMixin, View):
         dispute = dispute_get_visible(user=request.user, reference=reference)
         if dispute is None:
             raise Http404
-        require(request.user, Action.VIEW, **_target(dispute.invoice))
+        require(request.user, Action.VIEW, **dispute_target(dispute.invoice))
         return dispute
 
     def get(self, request, reference, message_form=None, status=200):
         dispute = self._dispute(request, reference)
         invoice = dispute.invoice
-        can_act = user_can(request.user, Action.DISPUTE, **_target(invoice))
+        can_act = user_can(request.user, Action.DISPUTE, **dispute_target(invoice))
         open_disputed = dispute.disputed_amount if dispute.is_open else Decimal(0)
         context = {
             "dispute": dispute,
@@ -273,7 +263,7 @@ class DisputeDetailView(LoginRequiredMixin, View):
             "message_form": message_form or DisputeMessageForm(),
             "undisputed_balance": _undisputed_balance(invoice, open_disputed),
             "just_filed": request.GET.get("filed") == "1",
-            "can_pay": invoice.balance > 0 and user_can(request.user, Action.PAY, **_target(invoice)),
+            "can_pay": invoice.balance > 0 and user_can(request.user, Action.PAY, **dispute_target(invoice)),
         }
         return render(request, "disputes/dispute_detail.html", context, status=status)
 
@@ -284,13 +274,13 @@ class DisputeMessageView(DisputeDetailView):
 
     def post(self, request, reference):
         dispute = self._dispute(request, reference)
-        require(request.user, Action.DISPUTE, **_target(dispute.invoice))
+        require(request.user, Action.DISPUTE, **dispute_target(dispute.invoice))
         form = DisputeMessageForm(request.POST)
         if form.is_valid():
             try:
                 dispute_message_post(dispute=dispute, author=request.user, body=form.cleaned_data["body"])
             except ApplicationError as error:
-                _apply_error(form, error)
+                form_add_application_error(form, error)
             else:
                 messages.success(request, _("Your message was sent to billing staff."))
                 return HttpResponseRedirect(reverse("disputes:detail", args=[reference]) + "#messages")
@@ -303,7 +293,7 @@ class DisputeWithdrawView(DisputeDetailView):
 
     def post(self, request, reference):
         dispute = self._dispute(request, reference)
-        require(request.user, Action.DISPUTE, **_target(dispute.invoice))
+        require(request.user, Action.DISPUTE, **dispute_target(dispute.invoice))
         try:
             dispute_withdraw(dispute=dispute, actor=request.user)
         except ApplicationError as error:
@@ -320,18 +310,14 @@ class DisputeAttachmentView(View):
         user = request.user
         if not user.is_authenticated:
             raise Http404
-        attachment = (
-            DisputeAttachment.objects.select_related("dispute__invoice")
-            .filter(pk=pk, dispute__reference=reference)
-            .first()
-        )
+        attachment = dispute_attachment_get(reference=reference, pk=pk)
         if attachment is None:
             raise Http404
         staff = user.is_staff and user.has_perm("disputes.view_dispute")
         if not staff:
             if dispute_get_visible(user=user, reference=reference) is None:
                 raise Http404
-            require(user, Action.VIEW, **_target(attachment.dispute.invoice))
+            require(user, Action.VIEW, **dispute_target(attachment.dispute.invoice))
         try:  # through the storage API: a private folder, or object storage (DESIGN.md)
             stored = default_storage.open(attachment.file, "rb")
         except (FileNotFoundError, SuspiciousFileOperation):

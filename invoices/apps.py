@@ -12,3 +12,9 @@ class InvoicesConfig(AppConfig):
         from .figures_cache import on_billable_company_changed
 
         billable_company_changed.connect(on_billable_company_changed, dispatch_uid="invoices_figures_scope_changed")
+
+        from accounts.registry import enrolment_invoices
+
+        from .selectors.scope import invoice_of_billable
+
+        enrolment_invoices.register(invoice_of_billable)  # the invoice an enrolment is checked against

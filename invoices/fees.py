@@ -28,12 +28,13 @@ from django.db.models import F, Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
+from accounts.audit import audit_record
 from accounts.models import InvoiceDelivery
-from accounts.services import audit_record
 from core.money import quantize
 
 from .figures_cache import invoice_figures_changed
-from .models import OPEN_DISPUTE_STATUSES, Invoice, InvoiceLine, InvoiceStatus, LineKind
+from .locks import invoice_lock
+from .models import Invoice, InvoiceLine, InvoiceStatus, LineKind
 
 # Line descriptions are stored as printed on the invoice, in the billed country's language
 # (the PDF, CSV and XML show them as stored; the seed data does the same).
@@ -126,7 +127,7 @@ def _post_line(locked: Invoice, *, kind: str, amount: Decimal) -> InvoiceLine:
 @transaction.atomic
 def print_fee_assess(*, invoice: Invoice, actor=None) -> InvoiceLine | None:
     """Add the print fee line if the invoice was issued on paper after the effective date; never twice."""
-    locked = Invoice.objects.select_for_update(of=("self",)).select_related("account", "plan").get(pk=invoice.pk)
+    locked = invoice_lock(invoice)
     rule = print_fee_applies(locked)
     if rule is None or locked.lines.filter(kind=LineKind.PRINT_FEE).exists():
         return None
@@ -157,11 +158,11 @@ def late_fee_amount(invoice: Invoice, rule: LateFeeRule) -> Decimal:
 def late_fee_assess(*, invoice: Invoice, today: datetime.date | None = None, actor=None) -> InvoiceLine | None:
     """Post the late fee once, ``days_after_due`` days after the due date, on the balance past due."""
     today = today or timezone.localdate()
-    locked = Invoice.objects.select_for_update(of=("self",)).select_related("account", "plan").get(pk=invoice.pk)
+    locked = invoice_lock(invoice)
     rule = late_fee_rule(locked.billable.country)
     if rule is None or locked.status != InvoiceStatus.OPEN:
         return None
-    if Invoice.objects.filter(pk=locked.pk, disputes__status__in=OPEN_DISPUTE_STATUSES).exists():
+    if Invoice.objects.filter(pk=locked.pk).held().exists():  # under an open dispute (invoices.registry)
         return None
     if today < locked.due_date + datetime.timedelta(days=rule.days_after_due):
         return None

@@ -5,14 +5,11 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .models import ExportFormat
-from .selectors import INVOICE_SORTS
+from .models import MONEY, ExportFormat
+from .selectors.tables import DEFAULT_PAGE_SIZE, INVOICE_SORTS, PAGE_SIZES
 
 # The most invoices one bulk download may hold.
 BULK_MAX_INVOICES = 5000
-
-PAGE_SIZES = (10, 25, 50, 100)
-DEFAULT_PAGE_SIZE = 25
 
 
 class LongSelect(forms.Select):
@@ -65,14 +62,24 @@ def _amount_field(label):
     return forms.DecimalField(
         label=label,
         required=False,
-        max_digits=16,
-        decimal_places=2,
+        **MONEY,  # the digits an amount column holds
         widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
         error_messages={"invalid": _("Enter an amount as a number, e.g. 50000.")},
     )
 
 
-class InvoiceTableForm(forms.Form):
+class _UrlStateForm(forms.Form):
+    """A form read from the URL: ``filters()`` is what the selector gets."""
+
+    def filters(self) -> dict:
+        """The valid part of the state (invalid fields are left out and shown as errors)."""
+        if not self.is_bound:
+            return {}
+        self.is_valid()
+        return {key: value for key, value in self.cleaned_data.items() if value not in (None, "")}
+
+
+class InvoiceTableForm(_UrlStateForm):
     """The state of an invoice table, read from the URL: search, filters, sort, page."""
 
     q = forms.CharField(
@@ -127,13 +134,6 @@ class InvoiceTableForm(forms.Form):
                 self.add_error(end, message)
         return cleaned
 
-    def filters(self) -> dict:
-        """The valid part of the state (invalid fields are left out and shown as errors)."""
-        if not self.is_bound:
-            return {}
-        self.is_valid()
-        return {key: value for key, value in self.cleaned_data.items() if value not in (None, "")}
-
 
 class BulkDownloadForm(forms.Form):
     """Download selected: the format, and either the checked invoices or "all matching the filter"."""
@@ -164,7 +164,7 @@ class BulkDownloadForm(forms.Form):
         return cleaned
 
 
-class ShipmentFilterForm(forms.Form):
+class ShipmentFilterForm(_UrlStateForm):
     tracking = forms.CharField(
         label=_("Tracking number"),
         required=False,
@@ -186,9 +186,3 @@ class ShipmentFilterForm(forms.Form):
         if low and high and high < low:
             self.add_error("ship_date_to", _("The end date is before the start date."))
         return cleaned
-
-    def filters(self) -> dict:
-        if not self.is_bound:
-            return {}
-        self.is_valid()
-        return {key: value for key, value in self.cleaned_data.items() if value not in (None, "")}

@@ -23,15 +23,12 @@ RELATED = ("account", "plan")
 
 def invoices_lock(ids: Iterable[int], *, related: tuple[str, ...] = RELATED) -> list[Invoice]:
     """Lock the invoices ``ids`` in id order (inside a transaction); returns them in that order."""
-    return list(
-        Invoice.objects.select_for_update(of=("self",))
-        .select_related(*related)
-        .filter(pk__in=sorted(set(ids)))
-        .order_by("pk")
-    )
+    locked = Invoice.objects.select_for_update(of=("self",)).filter(pk__in=sorted(set(ids))).order_by("pk")
+    return list(locked.select_related(*related) if related else locked)
 
 
 def invoice_lock(invoice: Invoice | int, *, related: tuple[str, ...] = RELATED) -> Invoice:
     """Lock one invoice and read it again (inside a transaction); Invoice.DoesNotExist if it is gone."""
     pk = invoice if isinstance(invoice, int) else invoice.pk
-    return Invoice.objects.select_for_update(of=("self",)).select_related(*related).get(pk=pk)
+    locked = Invoice.objects.select_for_update(of=("self",))
+    return (locked.select_related(*related) if related else locked).get(pk=pk)

@@ -7,7 +7,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -23,18 +23,23 @@ class InvoiceStatus(models.TextChoices):
     CREDIT = "credit", _("Credit")
 
 
-# Disputes in these states (submitted, under review) mark an invoice "disputed": the values of
-# disputes.models.OPEN_DISPUTE_STATUSES, spelled out here because invoices (and payments, which
-# read it from here) never import disputes: dependencies point one way.
-OPEN_DISPUTE_STATUSES = ("submitted", "under_review")
+# Which disputes are open is the disputes app's to say (``disputes.models.OPEN_DISPUTE_STATUSES``):
+# invoices learns it only through ``invoices.registry.open_holds``, filled by disputes/invoice_hooks.py.
 
 
 class InvoiceQuerySet(models.QuerySet):
     def with_disputed(self):
-        """Annotate ``disputed``: a dispute of the invoice is submitted or under review."""
-        return self.annotate(
-            disputed=Exists(Invoice.objects.filter(pk=OuterRef("pk"), disputes__status__in=OPEN_DISPUTE_STATUSES))
-        )
+        """Annotate ``disputed``: something open holds the invoice (a dispute submitted or under
+        review), as the apps that own such holds registered it in ``invoices.registry.open_holds``."""
+        from .registry import open_holds
+
+        return self.annotate(disputed=open_holds.condition())
+
+    def held(self):
+        """Only the invoices some open hold (``with_disputed``) applies to."""
+        from .registry import open_holds
+
+        return self.filter(open_holds.condition())
 
     def past_due(self, today: datetime.date):
         return self.filter(status=InvoiceStatus.OPEN, due_date__lt=today)

@@ -13,17 +13,16 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import F, Max, Q
 from django.db.models.functions import Now
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from accounts.services import audit_record
+from accounts.audit import audit_record
 from core.exceptions import ApplicationError
+from core.mail import email_deliver, email_queue, email_render
 from core.queue import enqueue, enqueue_on_commit
 
 from .figures_cache import invoice_figures_changed
@@ -32,6 +31,7 @@ from .formats.common import export_filename, safe_number
 from .formats.csv import invoices_csv_bytes
 from .formats.pdf import invoice_content_hash, render_invoice_pdf
 from .formats.xml import invoice_xml_bytes
+from .locks import invoice_lock
 from .models import ExportFormat, ExportJob, Invoice, InvoiceDocument
 
 logger = logging.getLogger(__name__)
@@ -350,7 +350,7 @@ def _export_job_build(job: ExportJob, held) -> bool:
     ``held``: the job's row while this build holds the lease; every write goes through it, so a
     build that lost its lease raises ``_LeaseLost`` at its next file and never publishes its ZIP.
     """
-    from .selectors import invoice_list_for_export
+    from .selectors.scope import invoice_list_for_export
 
     # Scope again: the owner's rights may have changed since the request.
     invoices = list(invoice_list_for_export(user=job.owner, ids=job.invoice_ids))
@@ -421,21 +421,30 @@ def export_jobs_sweep(*, requeue_after: datetime.timedelta | None = None) -> dic
 
 
 def _export_job_send_ready_mail(job: ExportJob) -> None:
-    if not job.owner.email:
-        return
-    with translation.override(job.language):
-        subject = _("Your invoice download is ready")
-        body = render_to_string("invoices/email/export_ready.txt", {"job": job})
-    send_mail(subject, body, None, [job.owner.email], fail_silently=True)
+    _export_job_mail(job, "invoices/email/export_ready")
 
 
 def _export_job_send_failed_mail(job: ExportJob) -> None:
+    _export_job_mail(job, "invoices/email/export_failed")
+
+
+def _export_job_mail(job: ExportJob, template_prefix: str) -> None:
+    """Tell the job's owner, in the job's language, through the outbox (``core.mail``).
+
+    Export jobs finish in a worker, outside any request and after their row is written: the
+    message goes to the outbox (durable: the outbox sweep retries it) and this worker hands it
+    to the mail server at once. A mail server that is down never fails the job.
+    """
     if not job.owner.email:
         return
-    with translation.override(job.language):
-        subject = _("Your invoice download could not be prepared")
-        body = render_to_string("invoices/email/export_failed.txt", {"job": job})
-    send_mail(subject, body, None, [job.owner.email], fail_silently=True)
+    subject, body = email_render(template_prefix, {"job": job}, language=job.language)
+    email = email_queue(to=job.owner.email, subject=subject, body=body)
+    if email is None:
+        return
+    try:
+        email_deliver(email.pk)  # the task queued on commit then finds it sent and skips it
+    except Exception:  # noqa: BLE001 - recorded on the outbox row; the sweep sends it later
+        logger.warning("export %s: e-mail %s left in the outbox for the sweep", job.pk, email.pk)
 
 
 def export_job_file_path(job: ExportJob) -> Path | None:
@@ -464,7 +473,7 @@ def invoice_adjustment_post(*, invoice: Invoice, amount, description: str, actor
 
     from .models import InvoiceLine, LineKind
 
-    locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    locked = invoice_lock(invoice)
     value = quantize(Decimal(amount), locked.currency)
     if value == 0:
         raise ApplicationError(_("An adjustment needs an amount other than zero."), field="amount")
@@ -490,3 +499,54 @@ def invoice_adjustment_post(*, invoice: Invoice, amount, description: str, actor
     invoice.total = locked.total
     invoice.refresh_from_db(fields=["balance", "status"])
     return line
+
+
+# --- What an invoice owes, changed by payments ---------------------------------------------
+# Payments never write ``Invoice.amount_paid`` themselves: these services do, on invoice rows the
+# caller has locked with ``invoices.locks.invoices_lock`` (after its own rows: invoices last, in id
+# order). They are set-based, so a batch of payments costs a fixed number of statements.
+
+
+def invoice_payments_apply(*, invoices, amounts) -> list:
+    """Apply payment amounts to locked invoices, in order, never above what each still owes.
+
+    ``invoices`` maps id to the locked row (its ``amount_paid`` is raised in memory as amounts
+    apply); ``amounts`` is an iterable of ``(invoice_id, amount)``. Returns the amount applied for
+    each pair, in order (the rest of a pair is the payment's unapplied amount). Paid in full (the
+    usual case) is one UPDATE for all; the others spell out their amounts.
+    """
+    from decimal import Decimal
+
+    from .figures_cache import invoice_figures_changed_for
+
+    applied_amounts = []
+    changed: dict[int, Invoice] = {}
+    for invoice_id, amount in amounts:
+        invoice = invoices[invoice_id]
+        applied = min(amount, max(invoice.total - invoice.amount_paid, Decimal(0)))
+        if applied > 0:
+            invoice.amount_paid += applied  # the row is locked: no one else changes it meanwhile
+            changed[invoice.id] = invoice
+        applied_amounts.append(applied)
+    paid_in_full = [inv.id for inv in changed.values() if inv.amount_paid == inv.total]
+    Invoice.objects.filter(id__in=paid_in_full).update(amount_paid=F("total"))
+    Invoice.objects.bulk_update([inv for inv in changed.values() if inv.id not in paid_in_full], ["amount_paid"])
+    invoice_figures_changed_for(invoice_ids=changed)
+    return applied_amounts
+
+
+def invoice_credits_apply(*, moves) -> None:
+    """Move credit between locked invoices: ``moves`` is ``(source_id, target_id, amount)``.
+
+    The source (an invoice in credit) gives back ``amount`` of what it was paid; the target (an
+    invoice of the same account or plan and currency) counts it as paid. The caller has checked the
+    amounts against both balances under the locks.
+    """
+    from .figures_cache import invoice_figures_changed_for
+
+    moves = list(moves)
+    for source_id, target_id, amount in moves:
+        Invoice.objects.filter(pk=source_id).update(amount_paid=F("amount_paid") - amount)
+        Invoice.objects.filter(pk=target_id).update(amount_paid=F("amount_paid") + amount)
+    # Credits moved amounts between invoices: cached figures of large sets are stale.
+    invoice_figures_changed_for(invoice_ids={inv_id for source, target, _a in moves for inv_id in (source, target)})

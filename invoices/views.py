@@ -5,7 +5,6 @@ Every read goes through a scoped selector; an invoice outside the user's scope a
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -30,41 +29,30 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
 
-from accounts.access import Action, require, role_allows, user_can
+from accounts.access import Action, user_can
 from core.exceptions import ApplicationError
-from core.keyset import position_from_token, position_token
 
 from .formats.archive import stream_zip
 from .formats.common import export_filename
 from .formats.csv import invoices_csv_bytes
 from .formats.pdf import invoice_document_context
 from .formats.xml import invoice_xml_bytes
-from .forms import (
-    BULK_MAX_INVOICES,
-    DEFAULT_PAGE_SIZE,
-    PAGE_SIZES,
-    BulkDownloadForm,
-    InvoiceTableForm,
-    ShipmentFilterForm,
-)
+from .forms import BULK_MAX_INVOICES, BulkDownloadForm, InvoiceTableForm, ShipmentFilterForm
 from .models import ExportFormat, ExportJob, Invoice
-from .selectors import (
-    INVOICE_DEFAULT_SORT,
-    TABLE_FILTER_KEYS,
+from .registry import detail_sections
+from .selectors.scope import (
+    InvoiceAccess,
     billable_choices,
     billable_choices_visible,
     billables_visible,
-    invoice_detail_visible,
-    invoice_get_for_download,
+    export_job_get,
+    invoice_for_user,
+    invoice_ids_visible,
     invoice_list_for_export,
-    invoice_list_visible,
-    invoice_table,
-    invoice_table_page,
-    invoice_table_segments,
-    invoice_table_totals,
-    invoice_table_totals_key,
+    shipment_account_choices,
     shipment_history,
 )
+from .selectors.tables import PAGE_SIZES, TABLE_FILTER_KEYS, InvoiceTablePage, invoice_table_ids, invoice_table_page_get
 from .services import (
     BULK_SYNC_LIMIT,
     export_check_allowed,
@@ -157,11 +145,27 @@ def _invoice_rows(user, invoices) -> list[InvoiceRow]:
     return rows
 
 
-def _require_on_invoice(user, action: Action, invoice: Invoice) -> None:
-    if invoice.account_id:
-        require(user, action, account=invoice.account)
-    else:
-        require(user, action, plan=invoice.plan)
+def _invoice_row(access: InvoiceAccess) -> InvoiceRow:
+    """The row of one invoice from the user's role over it (``invoice_for_user``)."""
+    return InvoiceRow(
+        invoice=access.invoice,
+        can_pay=access.can_pay,
+        can_dispute=access.can_dispute,
+        can_download=access.can_download,
+        can_manage=access.can_manage,
+        urls=_RowUrls().of(access.invoice.number),
+    )
+
+
+def _invoice_or_404(request, number: str, action: Action, *, today=None) -> InvoiceAccess:
+    """The one way an invoice page finds its invoice: 404 outside the user's scope, 403 where
+    the user's role does not allow ``action`` (what ``accounts.access.require`` answers)."""
+    access = invoice_for_user(user=request.user, number=number, action=action, today=today)
+    if access is None:
+        raise Http404
+    if not access.allowed:
+        raise PermissionDenied
+    return access
 
 
 COLUMNS = [
@@ -175,10 +179,43 @@ COLUMNS = [
 ]
 
 
-def _page_context(kind: str, filters: dict, page_number: int) -> str:
-    """What a page link's position token is valid for: this table, sort, filter and page."""
-    signature = sorted((key, str(value)) for key, value in filters.items() if key != "page")
-    return hashlib.sha256(repr((kind, page_number, signature)).encode()).hexdigest()[:24]
+def _columns(request, table: InvoiceTablePage) -> list[dict]:
+    """The column headers: label, sort state (aria-sort) and the link that sorts by the column."""
+    columns = []
+    for key, label, numeric in COLUMNS:
+        if key == "billable":
+            label = _("Plan") if table.kind == "plan" else _("Account")
+        if table.sort == key:
+            aria, next_sort = "ascending", f"-{key}"
+        elif table.sort == f"-{key}":
+            aria, next_sort = "descending", key
+        else:
+            aria, next_sort = "none", key
+        columns.append(
+            {
+                "key": key,
+                "label": label,
+                "numeric": numeric,
+                "aria_sort": aria,
+                "url": _query(request.GET, sort=next_sort, page=None, after=None, before=None),
+            }
+        )
+    return columns
+
+
+def _page_links(request, table: InvoiceTablePage) -> dict[str, str | None]:
+    """First, Previous, Next, Last: Previous and Next carry the cursor of the page they lead to."""
+    page = table.page
+
+    def link(number: int, **cursor) -> str:
+        return _query(request.GET, page=number, after=cursor.get("after"), before=cursor.get("before"))
+
+    return {
+        "first": link(1),
+        "previous": link(page.previous_page_number(), before=table.previous_cursor) if page.has_previous() else None,
+        "next": link(page.next_page_number(), after=table.next_cursor) if page.has_next() else None,
+        "last": link(table.paginator.num_pages),
+    }
 
 
 class InvoiceTableView(LoginRequiredMixin, View):
@@ -189,100 +226,27 @@ class InvoiceTableView(LoginRequiredMixin, View):
     def get(self, request):
         today = timezone.localdate()
         billables = billables_visible(user=request.user, kind=self.kind)
-        scope_ids = [pk for pk, _number, _name in billables]
         form = InvoiceTableForm(request.GET or None, kind=self.kind, billable_choices=billable_choices(billables))
-        filters = form.filters()
-        queryset = invoice_table(user=request.user, kind=self.kind, filters=filters, today=today, scope_ids=scope_ids)
-        totals = invoice_table_totals(
-            queryset=queryset,
+        table = invoice_table_page_get(
+            user=request.user,
             kind=self.kind,
+            filters=form.filters(),
             today=today,
-            cache_key=invoice_table_totals_key(
-                user=request.user,
-                kind=self.kind,
-                filters=filters,
-                today=today,
-                scope=scope_ids,
-            ),
+            billables=billables,
+            after=request.GET.get("after"),
+            before=request.GET.get("before"),
         )
-        page_size = filters.get("page_size", DEFAULT_PAGE_SIZE)
-        paginator = Paginator(queryset, page_size)
-        paginator.count = totals.count  # known from the totals query: no second COUNT
-        page = paginator.get_page(filters.get("page"))
-        # Previous/Next links carry the edge row of the page they come from (a signed token):
-        # the page is an index seek from there, as cheap at page 1,000 as at page 1. A page
-        # number alone (typed, or an old link) is read by offset.
-        segments = invoice_table_segments(kind=self.kind, sort=filters.get("sort"), today=today, billables=billables)
-        edges = {
-            direction: position_from_token(
-                request.GET[direction],
-                context=_page_context(self.kind, filters, page.number),
-                width=len(segments[0].fields),
-            )
-            for direction in ("after", "before")
-            if request.GET.get(direction) and segments
-        }
-        table_page = invoice_table_page(
-            queryset=queryset,
-            segments=segments,
-            totals=totals,
-            limit=page_size,
-            today=today,
-            filters=filters,
-            offset=page.start_index() - 1 if totals.count else 0,
-            after=edges.get("after"),
-            before=None if edges.get("after") else edges.get("before"),
-        )
-        page.object_list = table_page.rows
-        rows = _invoice_rows(request.user, page.object_list)
-
-        sort = filters.get("sort") or INVOICE_DEFAULT_SORT
-        columns = []
-        for key, label, numeric in COLUMNS:
-            if key == "billable":
-                label = _("Plan") if self.kind == "plan" else _("Account")
-            if sort == key:
-                aria, next_sort = "ascending", f"-{key}"
-            elif sort == f"-{key}":
-                aria, next_sort = "descending", key
-            else:
-                aria, next_sort = "none", key
-            columns.append(
-                {
-                    "key": key,
-                    "label": label,
-                    "numeric": numeric,
-                    "aria_sort": aria,
-                    "url": _query(request.GET, sort=next_sort, page=None, after=None, before=None),
-                }
-            )
-
-        def link(number: int, **edge) -> str:
-            """The URL of page ``number``; ``edge``: after= or before= the row this page shows."""
-            tokens = {"after": None, "before": None}
-            for direction, position in edge.items():
-                if position is not None:
-                    tokens[direction] = position_token(position, context=_page_context(self.kind, filters, number))
-            return _query(request.GET, page=number, **tokens)
-
-        page_links = {
-            "first": link(1),
-            "previous": link(page.previous_page_number(), before=table_page.first) if page.has_previous() else None,
-            "next": link(page.next_page_number(), after=table_page.last) if page.has_next() else None,
-            "last": link(paginator.num_pages),
-        }
-        has_filters = any(request.GET.get(key) for key in TABLE_FILTER_KEYS)
         context = {
             "kind": self.kind,
             "title": _("My Plan Invoices") if self.kind == "plan" else _("My Account Invoices"),
             "form": form,
-            "rows": rows,
-            "page": page,
-            "paginator": paginator,
-            "page_links": page_links,
-            "columns": columns,
-            "totals": totals,
-            "has_filters": has_filters,
+            "rows": _invoice_rows(request.user, table.rows),
+            "page": table.page,
+            "paginator": table.paginator,
+            "page_links": _page_links(request, table),
+            "columns": _columns(request, table),
+            "totals": table.totals,
+            "has_filters": any(request.GET.get(key) for key in TABLE_FILTER_KEYS),
             "clear_url": request.path,
             "page_sizes": PAGE_SIZES,
             "query": request.GET.urlencode(),
@@ -308,27 +272,16 @@ def _plausible_number(number: str) -> bool:
     return 0 < len(number) <= 20 and "\x00" not in number
 
 
-def _visible_invoice_or_404(request, number: str, action: Action) -> Invoice:
-    invoice = invoice_list_for_export(user=request.user, numbers=[number]).first()
-    if invoice is None:
-        raise Http404
-    _require_on_invoice(request.user, action, invoice)
-    return invoice
-
-
 class InvoiceDetailView(LoginRequiredMixin, View):
     def get(self, request, number):
         today = timezone.localdate()
-        invoice = invoice_detail_visible(user=request.user, number=number, today=today)
-        if invoice is None:
-            raise Http404
-        _require_on_invoice(request.user, Action.VIEW, invoice)
-        row = _invoice_rows(request.user, [invoice])[0]
+        access = _invoice_or_404(request, number, Action.VIEW, today=today)
+        invoice = access.invoice
         context = invoice_document_context(invoice) | {
-            "row": row,
+            "row": _invoice_row(access),
             "today": today,
-            "allocations": list(invoice.allocations.all()),
-            "disputes": list(invoice.disputes.all()),
+            # Payments applied, disputes: sections the apps that own them add (one query each).
+            "sections": detail_sections.for_invoice(invoice=invoice, user=request.user),
         }
         return render(request, "invoices/invoice_detail.html", context)
 
@@ -337,24 +290,9 @@ class InvoicePrintView(LoginRequiredMixin, View):
     """A print-ready page of the invoice; static/js/invoices.js opens the print dialog."""
 
     def get(self, request, number):
-        invoice = _visible_invoice_or_404(request, number, Action.VIEW)
+        invoice = _invoice_or_404(request, number, Action.VIEW).invoice
         context = invoice_document_context(invoice) | {"version": None}
         return render(request, "invoices/invoice_print.html", context)
-
-
-def _downloadable_invoice_or_404(request, number: str) -> Invoice:
-    """``_visible_invoice_or_404(..., Action.DOWNLOAD)`` in one query instead of four (issue 8).
-
-    The scoped selector finds the invoice (outside the user's accounts and plans: 404); the
-    user's role in the invoice's company comes with it, and ``role_allows`` decides (403). For a
-    visible invoice that is the role ``require`` finds: the scope already holds the account or plan.
-    """
-    invoice = invoice_get_for_download(user=request.user, number=number)
-    if invoice is None:
-        raise Http404
-    if not role_allows(invoice.user_role or "", Action.DOWNLOAD):
-        raise PermissionDenied
-    return invoice
 
 
 # A stored PDF (~35 kB) is sent in one read; under gunicorn, wsgi.file_wrapper sends the file.
@@ -363,7 +301,7 @@ PDF_BLOCK_SIZE = 256 * 1024
 
 class InvoicePdfView(LoginRequiredMixin, View):
     def get(self, request, number):
-        invoice = _downloadable_invoice_or_404(request, number)
+        invoice = _invoice_or_404(request, number, Action.DOWNLOAD).invoice
         # The stored file of the current version; rendered only when none is stored.
         document = invoice_document_get(invoice=invoice, language=translation.get_language() or "ko")
         response = FileResponse(
@@ -378,7 +316,7 @@ class InvoicePdfView(LoginRequiredMixin, View):
 
 class InvoiceCsvView(LoginRequiredMixin, View):
     def get(self, request, number):
-        invoice = _downloadable_invoice_or_404(request, number)
+        invoice = _invoice_or_404(request, number, Action.DOWNLOAD).invoice
         response = HttpResponse(invoices_csv_bytes([invoice]), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{export_filename(invoice, "csv")}"'
         return response
@@ -386,7 +324,7 @@ class InvoiceCsvView(LoginRequiredMixin, View):
 
 class InvoiceXmlView(LoginRequiredMixin, View):
     def get(self, request, number):
-        invoice = _downloadable_invoice_or_404(request, number)
+        invoice = _invoice_or_404(request, number, Action.DOWNLOAD).invoice
         if not invoice.billable.xml_enrolled:
             return render(request, "invoices/xml_not_enrolled.html", {"invoice": invoice}, status=403)
         response = HttpResponse(invoice_xml_bytes(invoice), content_type="application/xml; charset=utf-8")
@@ -416,16 +354,14 @@ class BulkDownloadView(LoginRequiredMixin, View):
                 billable_choices=billable_choices_visible(user=user, kind=kind),
             )
             filters = table_form.filters()
-            ids = list(
-                invoice_table(user=user, kind=kind, filters=filters, today=timezone.localdate()).values_list(
-                    "id", flat=True
-                )[: BULK_MAX_INVOICES + 1]
+            ids = invoice_table_ids(
+                user=user, kind=kind, filters=filters, today=timezone.localdate(), limit=BULK_MAX_INVOICES + 1
             )
         else:
             numbers = set(data["invoice"])
             if not all(_plausible_number(number) for number in numbers):
                 raise Http404
-            ids = list(invoice_list_visible(user=user).filter(number__in=numbers).values_list("id", flat=True))
+            ids = invoice_ids_visible(user=user, numbers=numbers)
             if len(ids) != len(numbers):
                 # An unknown or foreign invoice number: never say which, never export anything.
                 raise Http404
@@ -467,7 +403,7 @@ class BulkDownloadView(LoginRequiredMixin, View):
 
 
 def _owned_job_or_404(request, job_id) -> ExportJob:
-    job = ExportJob.objects.filter(pk=job_id, owner=request.user).first()
+    job = export_job_get(user=request.user, job_id=job_id)
     if job is None:
         raise Http404
     return job
@@ -519,13 +455,7 @@ class ShipmentListView(View):
     def get(self, request):
         if not request.user.is_authenticated:
             return render(request, "invoices/shipment_list_anonymous.html")
-        from accounts.selectors import account_list_visible
-
-        account_choices = [
-            (number, f"{number} · {name}")
-            for number, name in account_list_visible(user=request.user).values_list("number", "name")
-        ]
-        form = ShipmentFilterForm(request.GET or None, account_choices=account_choices)
+        form = ShipmentFilterForm(request.GET or None, account_choices=shipment_account_choices(user=request.user))
         filters = form.filters()
         queryset = shipment_history(user=request.user, filters=filters)
         paginator = Paginator(queryset, SHIPMENT_PAGE_SIZE)

@@ -1,8 +1,8 @@
 """Payment forms: they validate shape only; services decide what may be paid.
 
-Card numbers and CVCs are read once by the view and handed to the gateway's tokenizer; the
-widgets never render them back (a form shown again with errors asks for them again), and
-nothing here logs or stores them.
+Card numbers and CVCs are read once by ``services.wallet.method_tokenize`` and handed to the
+gateway's tokenizer; the widgets never render them back (a form shown again with errors asks for
+them again), and nothing here logs or stores them.
 """
 
 from __future__ import annotations
@@ -16,10 +16,13 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
-from .models import CARD_KINDS, MethodKind
-from .services import online_services_for_country, payment_kinds_for_country
+from invoices.models import MONEY
 
-# Read once, handed to the tokenizer, never kept (see views.tokenize).
+from .autopay.rules import TERMS_VERSION, WEEKDAYS
+from .models import CARD_KINDS, AutoPaySchedule, MethodKind, PaymentMethod
+from .services.checks import online_services_for_country, payment_kinds_for_country
+
+# Read once, handed to the tokenizer, never kept (see services.wallet.method_tokenize).
 SECRET_FIELDS = ("card_number", "cvc", "account_number")
 
 
@@ -209,7 +212,7 @@ NEW_METHOD = "new"
 class PayForm(forms.Form):
     """The review page's form: which method, when, and the attempt's idempotency key."""
 
-    # Made by services.idempotency_key_new() when the review page was rendered.
+    # Made by services.attempts.idempotency_key_new() when the review page was rendered.
     idempotency_key = forms.RegexField(regex=r"^[A-Za-z0-9_-]{20,64}$", widget=forms.HiddenInput)
     invoice = forms.CharField(widget=forms.MultipleHiddenInput, required=False)
     method = forms.ChoiceField(label=_("Payment method"), widget=forms.RadioSelect)
@@ -267,8 +270,7 @@ class PayNowLookupForm(forms.Form):
     )
     amount = forms.DecimalField(
         label=_("Amount due"),
-        max_digits=16,
-        decimal_places=2,
+        **MONEY,  # the digits an amount column holds
         min_value=Decimal("0"),
         help_text=_("Exactly as printed on the invoice, without the currency sign."),
         widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
@@ -311,8 +313,7 @@ class AutoPayForm(forms.Form):
         label=_("Limit per invoice"),
         required=False,
         min_value=Decimal("0.01"),
-        max_digits=16,
-        decimal_places=2,
+        **MONEY,  # the digits an amount column holds
         help_text=_("An invoice above the limit is not paid automatically; you are told by e-mail."),
         widget=forms.TextInput(attrs={"inputmode": "decimal"}),
     )
@@ -335,9 +336,6 @@ class AutoPayForm(forms.Form):
     consent = forms.BooleanField(label=_("I agree to the AutoPay terms"), required=True)
 
     def __init__(self, *args, methods=None, currency: str = "KRW", **kwargs):
-        from .autopay import TERMS_VERSION, WEEKDAYS
-        from .models import AutoPaySchedule, PaymentMethod
-
         super().__init__(*args, **kwargs)
         self.fields["method"].queryset = methods if methods is not None else PaymentMethod.objects.none()
         self.fields["amount_mode"].choices = AutoPaySchedule.AmountMode.choices
@@ -351,8 +349,6 @@ class AutoPayForm(forms.Form):
         self.fields["consent"].error_messages["required"] = _("Tick the box to agree to the AutoPay terms.")
 
     def clean(self):
-        from .models import AutoPaySchedule
-
         data = super().clean()
         if data.get("amount_mode") == AutoPaySchedule.AmountMode.UP_TO_LIMIT and not data.get("limit_amount"):
             self.add_error("limit_amount", _("Enter the limit: the largest amount AutoPay may pay for one invoice."))

@@ -154,7 +154,7 @@ class PaymentAttemptClaim(models.Model):
     it when it answers. A second request with the same key (a double click, Back and submit again)
     cannot write it (the key is unique) and goes to the attempt's page, which shows the attempt
     in progress until its payments exist, instead of working on it a second time. A row older than
-    ``payments.services.ATTEMPT_CLAIM_TTL`` is from a request that died and no longer counts.
+    ``payments.services.attempts.ATTEMPT_CLAIM_TTL`` is from a request that died and no longer counts.
     The charge itself is protected by ``Payment.idempotency_key`` and the invoice row locks, not by
     this row.
     """
@@ -262,6 +262,15 @@ class AutoPaySchedule(models.Model):
 
     def __str__(self) -> str:
         return f"AutoPay {self.account or self.plan}"
+
+
+# How a schedule's status may change (core.transitions.transition): a person (or a hard decline, or
+# a deleted card) pauses an active schedule, resumes a paused one, and cancels either for good.
+AUTOPAY_TRANSITIONS: dict[str, frozenset[str]] = {
+    AutoPaySchedule.Status.ACTIVE: frozenset({AutoPaySchedule.Status.PAUSED, AutoPaySchedule.Status.CANCELLED}),
+    AutoPaySchedule.Status.PAUSED: frozenset({AutoPaySchedule.Status.ACTIVE, AutoPaySchedule.Status.CANCELLED}),
+    AutoPaySchedule.Status.CANCELLED: frozenset(),
+}
 
 
 class WebhookEvent(models.Model):

@@ -6,7 +6,8 @@ import datetime
 
 from celery import shared_task
 
-from .services import payment_receipt_deliver, payment_receipts_requeue, payment_reconcile
+from .services.receipt_delivery import payment_receipt_deliver, payment_receipts_requeue
+from .services.settlement import payment_reconcile
 
 
 @shared_task(name="payments.payment_receipt_send")
@@ -30,7 +31,7 @@ def payment_reconcile_task(older_than_seconds: int = 60) -> int:
         settled = payment_reconcile(older_than=datetime.timedelta(seconds=older_than_seconds))
         for payment in settled:
             run.count(payment.status)
-        from .autopay import autopay_attempts_sync
+        from .autopay.run import autopay_attempts_sync
 
         run.count("autopay_attempts_synced", autopay_attempts_sync())
         return len(settled)
@@ -41,7 +42,7 @@ def autopay_run_task(trigger: str = "beat") -> dict:
     """The daily AutoPay run (and scheduled one-time payments), recorded as a job run."""
     from accounts.jobs import job_run
 
-    from .autopay import autopay_run
+    from .autopay.run import autopay_run
 
     with job_run("autopay_run", trigger=trigger) as run:
         return dict(autopay_run(recorder=run))
@@ -52,7 +53,7 @@ def card_expiry_reminders_send_task(trigger: str = "beat") -> int:
     """Daily: e-mail the payers once when a card used by AutoPay expires within 30 days."""
     from accounts.jobs import job_run
 
-    from .autopay import card_expiry_reminders_send
+    from .autopay.notices import card_expiry_reminders_send
 
     with job_run("card_expiry_reminders", trigger=trigger) as run:
         return card_expiry_reminders_send(recorder=run)
@@ -61,7 +62,7 @@ def card_expiry_reminders_send_task(trigger: str = "beat") -> int:
 @shared_task(name="payments.autopay_notice_send", ignore_result=True)
 def autopay_notice_send_task(attempt_id: int) -> bool:
     """One AutoPay attempt's notice to the payers, sent once (queued after the attempt's commit)."""
-    from .autopay import autopay_notice_deliver
+    from .autopay.notices import autopay_notice_deliver
 
     return autopay_notice_deliver(attempt_id=attempt_id)
 
@@ -69,6 +70,6 @@ def autopay_notice_send_task(attempt_id: int) -> bool:
 @shared_task(name="payments.autopay_notices_requeue", ignore_result=True)
 def autopay_notices_requeue_task() -> int:
     """Every 5 minutes: queue again the AutoPay notices not out yet (broker or mail server down)."""
-    from .autopay import autopay_notices_requeue
+    from .autopay.notices import autopay_notices_requeue
 
     return autopay_notices_requeue()

@@ -19,17 +19,16 @@ import time
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
-from django.template.loader import render_to_string
-from django.utils import timezone, translation
+from django.utils import timezone
 
-from accounts.services import audit_record
+from accounts.audit import audit_record
+from core.mail import email_render, email_send_now
 from core.money import to_minor
 
 from .gateways import ChargeResult
 from .models import Payment, PaymentStatus, WebhookAnomaly, WebhookEvent
-from .services import payment_settle
+from .services.settlement import payment_settle
 
 logger = logging.getLogger(__name__)
 
@@ -271,7 +270,8 @@ def webhook_anomaly_recipients() -> list[str]:
 
 
 def webhook_anomaly_alert(*, anomaly_ids: list[int]) -> bool:
-    """E-mail the staff about anomalies of one event (after commit; a mail outage is only logged)."""
+    """E-mail the staff about anomalies of one event (after commit, through the outbox) and mark them
+    alerted; a mail outage raises (logged by the robust on-commit hook) and marks nothing."""
     anomalies = list(
         WebhookAnomaly.objects.filter(pk__in=anomaly_ids).select_related("event", "payment").order_by("id")
     )
@@ -287,11 +287,11 @@ def webhook_anomaly_alert(*, anomaly_ids: list[int]) -> bool:
         "payment": anomalies[0].payment,
         "admin_url": settings.SITE_URL.rstrip("/") + reverse("admin:payments_webhookanomaly_changelist"),
     }
-    with translation.override(settings.LANGUAGE_CODE):
-        subject = " ".join(render_to_string("payments/email/webhook_anomaly_subject.txt", context).split())
-        body = render_to_string("payments/email/webhook_anomaly_body.txt", context)
-    EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, recipients).send(fail_silently=False)
-    WebhookAnomaly.objects.filter(pk__in=[a.pk for a in anomalies]).update(alerted_at=timezone.now())
+    subject, body = email_render("payments/email/webhook_anomaly", context, language=settings.LANGUAGE_CODE)
+    with transaction.atomic():
+        # Outbox row, delivery and the ``alerted_at`` marker together: a refused send marks nothing.
+        email_send_now(to=recipients, subject=subject, body=body)
+        WebhookAnomaly.objects.filter(pk__in=[a.pk for a in anomalies]).update(alerted_at=timezone.now())
     return True
 
 

@@ -1,7 +1,7 @@
 import pytest
 
 from tests import skip_policy
-from tests.factories import PASSWORD
+from tests.accounts.factories import PASSWORD
 
 
 def pytest_configure(config):
@@ -144,3 +144,23 @@ def browser_login(page, live_server):
         return page
 
     return _login
+
+
+@pytest.fixture
+def smtp_down(monkeypatch, settings):
+    """The mail server refuses every message (SMTP 451) until the test sets ``state["down"] = False``."""
+    from smtplib import SMTPException
+
+    from django.core.mail.backends.locmem import EmailBackend
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    state = {"down": True}
+    original = EmailBackend.send_messages
+
+    def send_messages(self, messages):
+        if state["down"]:
+            raise SMTPException("451 mail server unavailable")
+        return original(self, messages)
+
+    monkeypatch.setattr(EmailBackend, "send_messages", send_messages)
+    return state

@@ -13,9 +13,18 @@ and payment references continue after the highest bench invoice number, so
 nothing collides. Every batch commits on its own; an interrupted run keeps
 the complete batches it made and the next run continues after them.
 
-Rows are written with COPY on PostgreSQL (ids reserved from the sequences first)
-and with bulk_create elsewhere; 100,000 invoices took 43 s with bulk_create and
-far less with COPY on the development machine.
+The world is built with the test factories (tests/<app>/factories.py), so the
+bench and the tests agree on what a company, an account or an invoice is: the
+companies, the administrator and the accounts come from the factories directly;
+the bulk rows (invoices, shipments, lines, payments, allocations) take every
+column from a factory-built prototype and set only what varies per row. Rows are
+written with COPY on PostgreSQL (ids reserved from the sequences first) and with
+bulk_create elsewhere; 100,000 invoices took 43 s with bulk_create and far less
+with COPY on the development machine. Building every row through the factory
+would add its per-object cost a few million times over.
+
+A development command: it needs the dev extras (factory_boy) and the checkout's
+``tests`` package, imported when the command runs, not when this module loads.
 """
 
 from __future__ import annotations
@@ -26,11 +35,10 @@ import time
 from collections.abc import Callable
 from decimal import Decimal
 
-from django.contrib.auth.hashers import make_password
 from django.db import connection, transaction
 from django.utils import timezone
 
-from accounts.models import Company, InvoiceDelivery, Membership, Role, ShippingAccount, User
+from accounts.models import Company, Membership, Role, ShippingAccount, User
 from invoices.models import Invoice, InvoiceLine, LineKind, Shipment
 from payments.models import MethodKind, Payment, PaymentAllocation, PaymentStatus
 
@@ -66,30 +74,29 @@ def bench_account_number(index: int) -> str:
 
 
 def _companies() -> list[Company]:
-    companies = []
-    for name in [BENCH_COMPANY, *OTHER_COMPANIES]:
-        company, _ = Company.objects.get_or_create(
-            name=name, defaults={"country": "KR", "address": "서울특별시 영등포구 여의대로 24"}
-        )
-        companies.append(company)
-    return companies
+    from tests.accounts.factories import CompanyFactory
+
+    return [
+        Company.objects.filter(name=name).first()
+        or CompanyFactory(name=name, country="KR", address="서울특별시 영등포구 여의대로 24")
+        for name in [BENCH_COMPANY, *OTHER_COMPANIES]
+    ]
 
 
 @transaction.atomic
 def bench_setup(*, account_count: int) -> list[ShippingAccount]:
     """The companies, ``account_count`` accounts and the bench administrator (kept if present)."""
+    from tests.accounts.factories import MembershipFactory, ShippingAccountFactory, UserFactory
+
     companies = _companies()
     numbers = [bench_account_number(i) for i in range(account_count)]
     existing = set(ShippingAccount.objects.filter(number__in=numbers).values_list("number", flat=True))
     ShippingAccount.objects.bulk_create(
         [
-            ShippingAccount(
+            ShippingAccountFactory.build(
                 number=number,
                 name=f"벤치마크 발송 {number}",
                 company=companies[i % len(companies)],
-                country="KR",
-                currency="KRW",
-                invoice_delivery=InvoiceDelivery.PAPERLESS,
                 paperless_since=datetime.date(2024, 1, 1),
                 billing_contact_phone="080-687-6886",
                 billing_contact_email="billing@carrier.example.com",
@@ -99,18 +106,12 @@ def bench_setup(*, account_count: int) -> list[ShippingAccount]:
         ],
         batch_size=5000,
     )
-    admin, _ = User.objects.get_or_create(
-        username=BENCH_ADMIN,
-        defaults={
-            "email": "bench_admin@bench.example.com",
-            "name": "벤치 관리자",
-            "password": make_password(DEMO_PASSWORD),
-        },
+    # The factory's user is verified (allauth lets them log in) and found again by user name.
+    admin = User.objects.filter(username=BENCH_ADMIN).first() or UserFactory(
+        username=BENCH_ADMIN, email="bench_admin@bench.example.com", name="벤치 관리자", password=DEMO_PASSWORD
     )
-    from allauth.account.models import EmailAddress
-
-    EmailAddress.objects.get_or_create(user=admin, email=admin.email, defaults={"verified": True, "primary": True})
-    Membership.objects.get_or_create(user=admin, company=companies[0], defaults={"role": Role.ADMINISTRATOR})
+    if not Membership.objects.filter(user=admin, company=companies[0]).exists():
+        MembershipFactory(user=admin, company=companies[0], role=Role.ADMINISTRATOR)
     by_number = ShippingAccount.objects.in_bulk(numbers, field_name="number")
     return [by_number[number] for number in numbers]
 
@@ -128,14 +129,16 @@ def _next_sequence() -> int:
 class _Table:
     """Writes rows (dicts keyed by attname) of one model: COPY on PostgreSQL, bulk_create elsewhere.
 
-    Columns are read from the model, so a field added later with a default is filled with it;
-    database-generated columns (an invoice's balance and status) are left to the database.
+    A column a row leaves out takes the value of ``prototype``, an unsaved instance a factory built
+    (``InvoiceFactory.build(...)``): what the tests call an invoice is what the bench writes, and a
+    field added later is filled the way the factory fills it. Database-generated columns (an
+    invoice's balance and status) are left to the database.
     """
 
-    def __init__(self, model):
-        self.model = model
-        self.fields = [f for f in model._meta.concrete_fields if not f.generated]
-        self.defaults = {f.attname: f.get_default() for f in self.fields}
+    def __init__(self, prototype):
+        self.model = type(prototype)
+        self.fields = [f for f in self.model._meta.concrete_fields if not f.generated]
+        self.defaults = {f.attname: getattr(prototype, f.attname) for f in self.fields}
 
     def reserve_ids(self, count: int) -> list[int]:
         """``count`` primary keys nobody else will get (inside the caller's transaction)."""
@@ -170,11 +173,37 @@ class _Table:
                     copy.write_row([row[name] if name in row else defaults[name] for name in names])
 
 
+def _tables(account: ShippingAccount, *, created_at: datetime.datetime) -> dict[type, _Table]:
+    """One writer per bulk model, its constant columns from a factory-built prototype."""
+    from tests.invoices.factories import InvoiceFactory, InvoiceLineFactory, ShipmentFactory
+    from tests.payments.factories import PaymentAllocationFactory, PaymentFactory
+
+    invoice = InvoiceFactory.build(account=account, currency="KRW", amount_paid=Decimal(0), created_at=created_at)
+    payment = PaymentFactory.build(
+        company=account.company,
+        currency="KRW",
+        status=PaymentStatus.SUCCEEDED,
+        method_kind=MethodKind.BANK_DEBIT,
+        method_label="자동이체",
+        gateway="simulated",
+        created_at=created_at,
+        settled_at=created_at,
+    )
+    prototypes = [
+        invoice,
+        ShipmentFactory.build(account=account),
+        InvoiceLineFactory.build(invoice=invoice, kind=LineKind.SHIPMENT, description="운송 요금"),
+        payment,
+        PaymentAllocationFactory.build(payment=payment, invoice=invoice),
+    ]
+    return {type(prototype): _Table(prototype) for prototype in prototypes}
+
+
 @transaction.atomic
 def _insert_batch(
     accounts, start: int, count: int, *, today: datetime.date, rng: random.Random, created_at: datetime.datetime
 ) -> None:
-    tables = {model: _Table(model) for model in (Invoice, Shipment, InvoiceLine, Payment, PaymentAllocation)}
+    tables = _tables(accounts[0], created_at=created_at)
     invoice_ids = tables[Invoice].reserve_ids(count)
     shipment_ids = iter(tables[Shipment].reserve_ids(2 * count))
     line_ids = iter(tables[InvoiceLine].reserve_ids(3 * count))
@@ -205,13 +234,11 @@ def _insert_batch(
                     "destination": CITIES[(seq + k + 1) % len(CITIES)],
                 }
             )
-            lines.append(
+            lines.append(  # kind and description: the factory's shipment charge
                 {
                     "id": next(line_ids),
                     "invoice_id": invoice_id,
                     "position": k + 1,
-                    "kind": LineKind.SHIPMENT.value,
-                    "description": "운송 요금",
                     "amount": Decimal(amount),
                     "shipment_id": shipment_id,
                 }
@@ -234,13 +261,9 @@ def _insert_batch(
             "number": number,
             "control_id": f"{seq:08X}"[-8:],
             "account_id": account.id,
-            "plan_id": None,
             "invoice_date": invoice_date,
             "due_date": due_date,
-            "currency": "KRW",
             "total": total,
-            "amount_paid": Decimal(0),
-            "created_at": created_at,
         }
         # Invoices due more than two weeks ago are paid, nine in ten of them.
         if due_date < paid_before and seq % 10:
@@ -260,17 +283,7 @@ def _insert_batch(
                 "reference": reference,
                 "idempotency_key": f"seed-bench:{reference}",
                 "company_id": accounts[index].company_id,
-                "currency": "KRW",
                 "amount": sum(invoice["total"] for invoice in paid),
-                "status": PaymentStatus.SUCCEEDED.value,
-                "method_id": None,
-                "method_kind": MethodKind.BANK_DEBIT.value,
-                "method_label": "자동이체",
-                "gateway": "simulated",
-                "created_by_id": None,
-                "scheduled_for": None,
-                "created_at": created_at,
-                "settled_at": created_at,
             }
         )
         allocations.extend(

@@ -38,16 +38,6 @@ def nav_current(context, *view_names):
     return ""
 
 
-@register.simple_tag(takes_context=True)
-def nav_roles(context):
-    """The roles the logged-in user holds in any company (the request's cached memberships,
-    which the page's access checks read too)."""
-    from accounts.access import roles_of
-
-    request = context.get("request")
-    return roles_of(getattr(request, "user", None))
-
-
 CHART_WIDTH = 480
 CHART_HEIGHT = 200
 CHART_TOP = 22

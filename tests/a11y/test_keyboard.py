@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from accounts.models import Role
 from payments.models import Payment, PaymentStatus
-from tests.factories import CompanyFactory, InvoiceFactory, MembershipFactory, ShippingAccountFactory
+from tests.accounts.factories import CompanyFactory, MembershipFactory, ShippingAccountFactory
+from tests.invoices.factories import InvoiceFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

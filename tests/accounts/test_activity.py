@@ -6,9 +6,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.audit import audit_record
 from accounts.models import AuditEvent, Role
-from accounts.services import audit_record
-from tests.factories import CompanyFactory, MembershipFactory
+from tests.accounts.factories import CompanyFactory, MembershipFactory
 
 pytestmark = pytest.mark.django_db
 

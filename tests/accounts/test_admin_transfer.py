@@ -7,7 +7,7 @@ from django.urls import reverse
 from accounts import services
 from accounts.models import AuditEvent, Membership, Role
 from core.exceptions import ApplicationError
-from tests.factories import CompanyFactory, MembershipFactory, ShippingAccountFactory, UserFactory
+from tests.accounts.factories import CompanyFactory, MembershipFactory, ShippingAccountFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import AuditEvent, Invitation, Membership, Role
-from tests.factories import CompanyFactory, MembershipFactory, ShippingAccountFactory
+from tests.accounts.factories import CompanyFactory, MembershipFactory, ShippingAccountFactory
 
 pytestmark = pytest.mark.django_db
 

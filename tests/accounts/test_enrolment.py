@@ -19,14 +19,14 @@ from accounts.models import (
     ShippingAccount,
 )
 from tests.accounts.conftest import invoice_values
-from tests.factories import (
+from tests.accounts.factories import (
     BillingPlanFactory,
     CompanyFactory,
-    InvoiceFactory,
     MembershipFactory,
     ShippingAccountFactory,
     UserFactory,
 )
+from tests.invoices.factories import InvoiceFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from accounts import services
 from accounts.models import AuditEvent, Invitation, Membership, Role, User
-from tests.factories import PASSWORD, CompanyFactory, MembershipFactory, ShippingAccountFactory, UserFactory
+from tests.accounts.factories import PASSWORD, CompanyFactory, MembershipFactory, ShippingAccountFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

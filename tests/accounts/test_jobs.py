@@ -15,7 +15,7 @@ from django.test import TestCase
 from accounts.jobs import job_run, jobs_watch
 from accounts.models import JobAlert, JobRun
 from accounts.tasks import jobs_watch_task
-from tests.factories import UserFactory
+from tests.accounts.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

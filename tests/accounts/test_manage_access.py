@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import Role
-from tests.factories import BillingPlanFactory, CompanyFactory, MembershipFactory, ShippingAccountFactory
+from tests.accounts.factories import BillingPlanFactory, CompanyFactory, MembershipFactory, ShippingAccountFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -133,7 +133,7 @@ def test_removing_a_user_follows_the_role_matrix(client, world, index):
 
 
 def test_user_without_any_company_is_sent_to_enrolment(client):
-    from tests.factories import UserFactory
+    from tests.accounts.factories import UserFactory
 
     client.force_login(UserFactory())
     response = client.get(reverse("manage:accounts"))

@@ -11,13 +11,8 @@ from accounts.models import AuditEvent, Membership, Role, ShippingAccount
 from disputes.models import Dispute, DisputeStatus
 from payments.models import AutoPaySchedule
 from tests.accounts.conftest import invoice_values
-from tests.factories import (
-    BillingPlanFactory,
-    CompanyFactory,
-    InvoiceFactory,
-    MembershipFactory,
-    ShippingAccountFactory,
-)
+from tests.accounts.factories import BillingPlanFactory, CompanyFactory, MembershipFactory, ShippingAccountFactory
+from tests.invoices.factories import InvoiceFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -17,16 +17,14 @@ from accounts.models import AuditEvent, Membership, Role
 from accounts.services import audit_record
 from disputes.models import Dispute, DisputeItem, DisputeMessage, DisputeReason
 from payments.models import AutoPaySchedule, MethodKind, Payment, PaymentAllocation, PaymentMethod, WebhookEvent
-from tests.factories import (
+from tests.accounts.factories import (
     BillingPlanFactory,
     CompanyFactory,
-    InvoiceFactory,
-    InvoiceLineFactory,
     MembershipFactory,
-    ShipmentFactory,
     ShippingAccountFactory,
     UserFactory,
 )
+from tests.invoices.factories import InvoiceFactory, InvoiceLineFactory, ShipmentFactory
 
 APPS = ("accounts", "invoices", "payments", "disputes")
 

@@ -27,7 +27,8 @@ from payments.models import (
     WebhookAnomaly,
     WebhookEvent,
 )
-from tests.factories import CompanyFactory, InvoiceFactory, ShippingAccountFactory, UserFactory
+from tests.accounts.factories import CompanyFactory, ShippingAccountFactory, UserFactory
+from tests.invoices.factories import InvoiceFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -22,15 +22,14 @@ from accounts.models import Role
 from core.money import format_money
 from invoices.models import LineKind
 from invoices.selectors import dashboard_summary
-from tests.factories import (
+from tests.accounts.factories import (
     BillingPlanFactory,
     CompanyFactory,
-    InvoiceFactory,
-    InvoiceLineFactory,
     MembershipFactory,
     ShippingAccountFactory,
     UserFactory,
 )
+from tests.invoices.factories import InvoiceFactory, InvoiceLineFactory
 
 pytestmark = pytest.mark.django_db
 

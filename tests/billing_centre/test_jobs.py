@@ -113,7 +113,7 @@ def test_the_autopay_command_runs_as_of_a_given_date():
 
 
 def test_job_runs_are_visible_and_read_only_in_the_admin(client):
-    from tests.factories import UserFactory
+    from tests.accounts.factories import UserFactory
 
     staff = UserFactory(username="jobstaff", is_staff=True, is_superuser=True)
     client.force_login(staff)

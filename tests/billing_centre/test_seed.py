@@ -407,7 +407,7 @@ def test_seed_bench_second_run_adds_invoices_without_collisions():
 
 
 def test_seed_bench_leaves_the_id_sequences_usable_for_ordinary_inserts():
-    from tests.factories import InvoiceLineFactory, ShipmentFactory
+    from tests.invoices.factories import InvoiceLineFactory, ShipmentFactory
 
     call_command("seed_bench", invoices=50, accounts=10, verbosity=0)
     line = InvoiceLineFactory(shipment=ShipmentFactory())

@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from accounts.models import Role
 from payments.models import AutoPaySchedule
-from tests.factories import CompanyFactory, InvoiceFactory, MembershipFactory, ShippingAccountFactory
+from tests.accounts.factories import CompanyFactory, MembershipFactory, ShippingAccountFactory
+from tests.invoices.factories import InvoiceFactory
 from tests.payments.conftest import card_method
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

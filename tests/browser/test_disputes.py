@@ -10,15 +10,8 @@ import pytest
 from accounts.models import Role
 from disputes.models import Dispute
 from invoices.models import LineKind
-from tests.factories import (
-    CompanyFactory,
-    InvoiceFactory,
-    InvoiceLineFactory,
-    MembershipFactory,
-    ShipmentFactory,
-    ShippingAccountFactory,
-    UserFactory,
-)
+from tests.accounts.factories import CompanyFactory, MembershipFactory, ShippingAccountFactory, UserFactory
+from tests.invoices.factories import InvoiceFactory, InvoiceLineFactory, ShipmentFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

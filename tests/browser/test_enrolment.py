@@ -7,7 +7,8 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import InvoiceDelivery, Membership, Role, ShippingAccount
-from tests.factories import InvoiceFactory, ShippingAccountFactory, UserFactory
+from tests.accounts.factories import ShippingAccountFactory, UserFactory
+from tests.invoices.factories import InvoiceFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -59,7 +60,7 @@ def test_enrol_with_an_invoice_then_add_a_user(page, live_server, browser_login)
 
 
 def test_scope_choice_hides_for_administrator_role(page, live_server, browser_login):
-    from tests.factories import MembershipFactory
+    from tests.accounts.factories import MembershipFactory
 
     admin = MembershipFactory(role=Role.ADMINISTRATOR).user
     ShippingAccountFactory(company=admin.memberships.get().company)

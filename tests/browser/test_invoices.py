@@ -8,13 +8,8 @@ import zipfile
 import pytest
 
 from accounts.models import Role
-from tests.factories import (
-    CompanyFactory,
-    InvoiceFactory,
-    InvoiceLineFactory,
-    MembershipFactory,
-    ShippingAccountFactory,
-)
+from tests.accounts.factories import CompanyFactory, MembershipFactory, ShippingAccountFactory
+from tests.invoices.factories import InvoiceFactory, InvoiceLineFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -20,13 +20,8 @@ from django.utils import timezone
 
 from accounts.models import Membership, Role
 from payments.models import MethodKind, PaymentMethod
-from tests.factories import (
-    CompanyFactory,
-    InvoiceFactory,
-    MembershipFactory,
-    ShippingAccountFactory,
-    UserFactory,
-)
+from tests.accounts.factories import CompanyFactory, MembershipFactory, ShippingAccountFactory, UserFactory
+from tests.invoices.factories import InvoiceFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -11,7 +11,8 @@ from django.utils import timezone
 from accounts.models import Role
 from invoices.models import InvoiceStatus
 from payments.models import Payment, PaymentMethod, PaymentStatus
-from tests.factories import CompanyFactory, InvoiceFactory, MembershipFactory, ShippingAccountFactory
+from tests.accounts.factories import CompanyFactory, MembershipFactory, ShippingAccountFactory
+from tests.invoices.factories import InvoiceFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -139,7 +140,7 @@ def test_double_click_without_javascript_still_charges_once(browser, live_server
 
 
 def test_one_time_payment_double_click_without_javascript_charges_once(browser, live_server, invoice):
-    from tests.factories import PASSWORD
+    from tests.accounts.factories import PASSWORD
 
     user = MembershipFactory(company=invoice.account.company, role=Role.PAYER, accounts=[invoice.account]).user
     context = browser.new_context(java_script_enabled=False, locale="ko-KR")

@@ -6,7 +6,8 @@ from decimal import Decimal
 import pytest
 
 from accounts.models import Role
-from tests.factories import CompanyFactory, InvoiceFactory, MembershipFactory, ShippingAccountFactory, UserFactory
+from tests.accounts.factories import CompanyFactory, MembershipFactory, ShippingAccountFactory, UserFactory
+from tests.invoices.factories import InvoiceFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

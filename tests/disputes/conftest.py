@@ -9,15 +9,8 @@ from django.contrib.auth.models import Permission
 
 from accounts.models import Role
 from invoices.models import LineKind
-from tests.factories import (
-    CompanyFactory,
-    InvoiceFactory,
-    InvoiceLineFactory,
-    MembershipFactory,
-    ShipmentFactory,
-    ShippingAccountFactory,
-    UserFactory,
-)
+from tests.accounts.factories import CompanyFactory, MembershipFactory, ShippingAccountFactory, UserFactory
+from tests.invoices.factories import InvoiceFactory, InvoiceLineFactory, ShipmentFactory
 
 PDF = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64

@@ -166,7 +166,7 @@ def test_a_large_credit_needs_the_supervisor_permission(login, world, staff_user
 def test_staff_without_change_permission_cannot_decide(login, world):
     from django.contrib.auth.models import Permission
 
-    from tests.factories import UserFactory
+    from tests.accounts.factories import UserFactory
 
     reader = UserFactory(username="reader", is_staff=True)
     reader.user_permissions.add(Permission.objects.get(codename="view_dispute"))

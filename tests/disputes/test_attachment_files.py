@@ -16,7 +16,7 @@ from django.db import connection
 from django.urls import reverse
 
 from disputes.models import Dispute, DisputeAttachment, DisputeReason
-from tests.factories import InvoiceFactory
+from tests.invoices.factories import InvoiceFactory
 
 from .conftest import PDF, PNG
 

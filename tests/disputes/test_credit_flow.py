@@ -12,7 +12,7 @@ from disputes.models import DisputeReason
 from disputes.services import Decision, DisputeItemInput, dispute_decide, dispute_file
 from invoices.models import Invoice, InvoiceStatus
 from payments import services as payments
-from tests.factories import InvoiceFactory
+from tests.invoices.factories import InvoiceFactory
 from tests.payments.conftest import card_method
 
 pytestmark = pytest.mark.django_db

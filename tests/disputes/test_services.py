@@ -26,7 +26,8 @@ from disputes.services import (
     dispute_withdraw,
 )
 from invoices.models import Invoice, InvoiceLine, LineKind
-from tests.factories import InvoiceFactory, InvoiceLineFactory, ShippingAccountFactory
+from tests.accounts.factories import ShippingAccountFactory
+from tests.invoices.factories import InvoiceFactory, InvoiceLineFactory
 
 from .conftest import JPEG, PDF, PNG
 

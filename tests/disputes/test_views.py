@@ -12,7 +12,8 @@ from accounts.models import InvoiceDelivery
 from disputes.models import Dispute, DisputeMessage, DisputeReason, DisputeStatus
 from disputes.services import MAX_ATTACHMENT_BYTES, Decision, DisputeItemInput, dispute_decide, dispute_file
 from invoices.models import Invoice
-from tests.factories import InvoiceFactory, InvoiceLineFactory, ShippingAccountFactory
+from tests.accounts.factories import ShippingAccountFactory
+from tests.invoices.factories import InvoiceFactory, InvoiceLineFactory
 
 from .conftest import PDF, PNG
 

@@ -22,7 +22,8 @@ from accounts.models import JobRun, Membership, Role
 from payments import autopay
 from payments.models import AutoPaySchedule, Payment, PaymentStatus, SimulatedCharge
 from payments.services import payment_reconcile
-from tests.factories import CompanyFactory, InvoiceFactory, MembershipFactory, ShippingAccountFactory, UserFactory
+from tests.accounts.factories import CompanyFactory, MembershipFactory, ShippingAccountFactory, UserFactory
+from tests.invoices.factories import InvoiceFactory
 from tests.payments.conftest import card_method
 
 from .conftest import wait_until

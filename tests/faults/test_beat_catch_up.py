@@ -21,7 +21,8 @@ from accounts.models import Role
 from billing_centre.celery import app
 from payments import autopay
 from payments.models import AutoPayAttempt, AutoPaySchedule, Payment, PaymentStatus, SimulatedCharge
-from tests.factories import CompanyFactory, InvoiceFactory, MembershipFactory, ShippingAccountFactory, UserFactory
+from tests.accounts.factories import CompanyFactory, MembershipFactory, ShippingAccountFactory, UserFactory
+from tests.invoices.factories import InvoiceFactory
 from tests.payments.conftest import card_method
 
 pytestmark = pytest.mark.django_db

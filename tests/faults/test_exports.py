@@ -19,8 +19,9 @@ from django.urls import reverse
 from accounts.models import Role
 from invoices.models import ExportJob
 from invoices.services import BULK_SYNC_LIMIT
-from tests.factories import CompanyFactory, InvoiceFactory, MembershipFactory, ShippingAccountFactory
+from tests.accounts.factories import CompanyFactory, MembershipFactory, ShippingAccountFactory
 from tests.invoices.conftest import add_lines
+from tests.invoices.factories import InvoiceFactory
 
 from .conftest import wait_until
 

@@ -20,15 +20,15 @@ from django.urls import reverse
 
 from accounts.models import AuditEvent, Role
 from payments.models import Payment, PaymentStatus
-from tests.factories import (
+from tests.accounts.factories import (
     PASSWORD,
     BillingPlanFactory,
     CompanyFactory,
-    InvoiceFactory,
     MembershipFactory,
     ShippingAccountFactory,
     UserFactory,
 )
+from tests.invoices.factories import InvoiceFactory
 from tests.payments.conftest import card_method, future
 
 from .conftest import wait_until

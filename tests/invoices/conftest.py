@@ -10,17 +10,15 @@ import pytest
 import time_machine
 
 from accounts.models import Role
-from invoices.models import Invoice, LineKind
-from tests.factories import (
+from invoices.models import ExportJob, Invoice, LineKind
+from tests.accounts.factories import (
     BillingPlanFactory,
     CompanyFactory,
-    InvoiceFactory,
-    InvoiceLineFactory,
     MembershipFactory,
-    ShipmentFactory,
     ShippingAccountFactory,
     UserFactory,
 )
+from tests.invoices.factories import InvoiceFactory, InvoiceLineFactory, ShipmentFactory
 
 
 @dataclass
@@ -129,3 +127,17 @@ def table_today():
     """Freeze the clock at TABLE_TODAY, 12:00 in Seoul."""
     with time_machine.travel(datetime.datetime(2026, 6, 15, 3, 0, tzinfo=datetime.UTC), tick=False):
         yield TABLE_TODAY
+
+
+@pytest.fixture
+def job(world):
+    """An XML export job of four of account A's invoices, owned by the Administrator (not built yet)."""
+    invoices = [InvoiceFactory(account=world.account_a) for _ in range(4)]
+    return ExportJob.objects.create(
+        owner=world.admin,
+        format="xml",
+        language="en",
+        invoice_ids=[invoice.id for invoice in invoices],
+        total=len(invoices),
+        download_url="http://testserver/invoices/exports/x/",
+    )

@@ -10,7 +10,7 @@ from django.urls import reverse
 from disputes.models import Dispute, DisputeStatus
 from invoices.models import LineKind
 from payments.models import Payment, PaymentAllocation, PaymentStatus
-from tests.factories import InvoiceFactory, InvoiceLineFactory
+from tests.invoices.factories import InvoiceFactory, InvoiceLineFactory
 
 from .conftest import add_lines
 
@@ -80,7 +80,7 @@ def test_detail_query_count_does_not_depend_on_the_number_of_lines(client, world
 
 
 def test_detail_of_a_temporary_account_shows_the_billing_contact_instead_of_pay(client, world):
-    from tests.factories import ShippingAccountFactory
+    from tests.accounts.factories import ShippingAccountFactory
 
     temporary = ShippingAccountFactory(company=world.company, number="5012348876", billing_contact_phone="02-555-0101")
     invoice = add_lines(InvoiceFactory(account=temporary))

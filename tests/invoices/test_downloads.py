@@ -15,7 +15,8 @@ from accounts.models import AuditEvent
 from invoices.formats.xml import invoice_schema
 from invoices.models import ExportJob, Invoice
 from invoices.services import BULK_SYNC_LIMIT
-from tests.factories import InvoiceFactory, UserFactory
+from tests.accounts.factories import UserFactory
+from tests.invoices.factories import InvoiceFactory
 
 from .conftest import add_lines
 

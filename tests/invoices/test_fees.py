@@ -14,7 +14,8 @@ from invoices.fees import fees_assess, late_fee_assess, print_fee_assess
 from invoices.formats.csv import invoices_csv_bytes
 from invoices.formats.xml import invoice_schema, invoice_xml_bytes
 from invoices.models import Invoice, InvoiceLine, LineKind
-from tests.factories import InvoiceFactory, InvoiceLineFactory, MembershipFactory, ShippingAccountFactory
+from tests.accounts.factories import MembershipFactory, ShippingAccountFactory
+from tests.invoices.factories import InvoiceFactory, InvoiceLineFactory
 
 pytestmark = pytest.mark.django_db
 

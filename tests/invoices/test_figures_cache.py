@@ -20,18 +20,18 @@ import pytest
 from django.db.models import F
 from django.utils import timezone
 
-from invoices import selectors
 from invoices.models import Invoice, LineKind
+from invoices.selectors import dashboard, tables
 from invoices.services import invoice_adjustment_post
-from tests.factories import InvoiceFactory
+from tests.invoices.factories import InvoiceFactory
 
 URL = "/invoices/accounts/"
 
 
 @pytest.fixture(autouse=True)
 def _everything_is_large(monkeypatch):
-    monkeypatch.setattr(selectors, "TABLE_TOTALS_CACHE_MIN_ROWS", 1)
-    monkeypatch.setattr(selectors, "DASHBOARD_CACHE_MIN_INVOICES", 1)
+    monkeypatch.setattr(tables, "TABLE_TOTALS_CACHE_MIN_ROWS", 1)
+    monkeypatch.setattr(dashboard, "DASHBOARD_CACHE_MIN_INVOICES", 1)
 
 
 @pytest.fixture
@@ -165,7 +165,7 @@ def test_a_dispute_credit_is_seen_on_the_next_request(client, world, django_capt
 
     from disputes.models import DisputeReason
     from disputes.services import Decision, DisputeItemInput, dispute_decide, dispute_file
-    from tests.factories import UserFactory
+    from tests.accounts.factories import UserFactory
 
     from .conftest import add_lines
 
@@ -200,7 +200,7 @@ def _add_account_post(client, world, invoice):
 
 
 def test_an_account_added_to_the_company_is_seen_on_the_next_request(client, world):
-    from tests.factories import ShippingAccountFactory
+    from tests.accounts.factories import ShippingAccountFactory
 
     kept = InvoiceFactory(account=world.account_a, total=Decimal("50000"))
     newcomer = ShippingAccountFactory(company=None, number="NEW777")

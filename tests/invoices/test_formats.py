@@ -16,7 +16,7 @@ from invoices.formats.xml import NAMESPACE, invoice_schema, invoice_xml_bytes
 from invoices.models import InvoiceDocument, LineKind
 from invoices.selectors import invoice_list_for_export
 from invoices.services import invoice_document_get, invoice_pdf_bytes
-from tests.factories import InvoiceFactory, InvoiceLineFactory, ShipmentFactory
+from tests.invoices.factories import InvoiceFactory, InvoiceLineFactory, ShipmentFactory
 
 from .conftest import add_lines
 

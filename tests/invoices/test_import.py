@@ -15,7 +15,7 @@ from invoices.formats.csv import invoices_csv_bytes
 from invoices.formats.xml import invoice_xml_bytes
 from invoices.imports import ImportRefused, invoices_import
 from invoices.models import Invoice, LineKind, Shipment
-from tests.factories import MembershipFactory
+from tests.accounts.factories import MembershipFactory
 
 from .conftest import add_lines
 
@@ -51,7 +51,7 @@ def paper(world):
 @pytest.fixture
 def source(world, paper):
     """An invoice of the paper account with two shipments, exported then renamed (1Z…→1Y is avoided)."""
-    from tests.factories import InvoiceFactory
+    from tests.invoices.factories import InvoiceFactory
 
     invoice = add_lines(
         InvoiceFactory(
@@ -103,7 +103,7 @@ def test_the_same_file_twice_changes_nothing(world, source):
 
 
 def test_a_csv_with_two_invoices_is_imported_and_is_idempotent(world, source):
-    from tests.factories import InvoiceFactory
+    from tests.invoices.factories import InvoiceFactory
 
     second = add_lines(InvoiceFactory(account=world.account_a, number="SRC000000002"), shipments=1)
     data = exported(source, "csv", rename=_rename(source, "IMP000000003")) + b""

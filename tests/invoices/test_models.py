@@ -4,7 +4,8 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from invoices.models import Invoice, InvoiceStatus, LineKind
-from tests.factories import BillingPlanFactory, InvoiceFactory, InvoiceLineFactory, ShippingAccountFactory
+from tests.accounts.factories import BillingPlanFactory, ShippingAccountFactory
+from tests.invoices.factories import InvoiceFactory, InvoiceLineFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -48,11 +49,3 @@ def test_account_numbers_are_six_alphanumerics_or_ten_digits():
     assert not ShippingAccountFactory(number="A1B2C3").is_temporary
     with pytest.raises(IntegrityError), transaction.atomic():
         ShippingAccountFactory(number="abc12")
-
-
-def test_the_open_dispute_statuses_invoices_copy_are_the_disputes_apps():
-    """invoices (and payments) spell the statuses out instead of importing disputes."""
-    from disputes.models import OPEN_DISPUTE_STATUSES as in_disputes
-    from invoices.models import OPEN_DISPUTE_STATUSES as in_invoices
-
-    assert set(in_invoices) == {str(status) for status in in_disputes}

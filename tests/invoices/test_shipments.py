@@ -7,7 +7,7 @@ import datetime
 import pytest
 from django.urls import reverse
 
-from tests.factories import InvoiceFactory, InvoiceLineFactory, ShipmentFactory
+from tests.invoices.factories import InvoiceFactory, InvoiceLineFactory, ShipmentFactory
 
 URL = "/shipments/"
 

@@ -13,7 +13,8 @@ from accounts.models import Role
 from invoices.models import InvoiceDocument, LineKind
 from invoices.selectors import invoice_list_for_export
 from invoices.services import export_members
-from tests.factories import InvoiceFactory, InvoiceLineFactory, MembershipFactory
+from tests.accounts.factories import MembershipFactory
+from tests.invoices.factories import InvoiceFactory, InvoiceLineFactory
 
 from .conftest import add_lines
 
@@ -139,7 +140,7 @@ def test_bulk_pdfs_read_every_stored_version_in_one_query(world, django_assert_n
 def test_downloads_follow_the_scope_of_each_company_a_user_belongs_to(client, world, view):
     """A Viewer of one account in our company who administers another company: our other
     account's invoices are not found, and neither are the first account's once unassigned."""
-    from tests.factories import CompanyFactory, ShippingAccountFactory
+    from tests.accounts.factories import CompanyFactory, ShippingAccountFactory
 
     other_company = CompanyFactory()
     their_account = ShippingAccountFactory(company=other_company, xml_enrolled=True)

@@ -15,8 +15,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from invoices.models import Invoice
-from tests.factories import InvoiceFactory
 from tests.invoices.conftest import TABLE_TODAY
+from tests.invoices.factories import InvoiceFactory
 
 TODAY = TABLE_TODAY
 pytestmark = pytest.mark.usefixtures("table_today")
@@ -170,7 +170,7 @@ def test_a_next_link_into_an_account_no_longer_visible_reads_the_page_by_number(
     """Sorted by account, a position names an account; if it left the user's scope meanwhile,
     the page is read by number (no error, nothing of that account shown)."""
     from accounts.models import Role
-    from tests.factories import MembershipFactory
+    from tests.accounts.factories import MembershipFactory
 
     membership = MembershipFactory(
         company=world.company, role=Role.MANAGER, accounts=[world.account_a, world.account_b]
@@ -193,7 +193,7 @@ def test_a_next_link_into_an_account_no_longer_visible_reads_the_page_by_number(
 @pytest.mark.parametrize("sort", ["billable", "-billable"])
 def test_sorted_by_account_pages_span_accounts_of_any_size(client, world, sort):
     """Each account is a segment: pages start mid-account, span several small ones, skip empty ones."""
-    from tests.factories import ShippingAccountFactory
+    from tests.accounts.factories import ShippingAccountFactory
 
     made = []
     for index, size in enumerate((0, 3, 12, 1, 9, 0, 4)):
@@ -217,7 +217,7 @@ def test_sorted_by_account_pages_span_accounts_of_any_size(client, world, sort):
 @pytest.mark.parametrize("url", ["/invoices/plans/", "/invoices/accounts/"])
 @pytest.mark.parametrize("query", [{"sort": "billable"}, {"sort": "-billable", "after": "x", "page": "2"}])
 def test_sorting_by_account_or_plan_with_none_visible_shows_an_empty_table(client, world, url, query):
-    from tests.factories import UserFactory
+    from tests.accounts.factories import UserFactory
 
     client.force_login(UserFactory())  # no membership: nothing is visible
     response = client.get(url, query)

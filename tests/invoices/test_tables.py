@@ -15,8 +15,9 @@ from django.urls import reverse
 from accounts.models import Role
 from disputes.models import Dispute, DisputeStatus
 from invoices.models import Invoice
-from tests.factories import InvoiceFactory, InvoiceLineFactory, MembershipFactory, ShipmentFactory
+from tests.accounts.factories import MembershipFactory
 from tests.invoices.conftest import TABLE_TODAY
+from tests.invoices.factories import InvoiceFactory, InvoiceLineFactory, ShipmentFactory
 
 TODAY = TABLE_TODAY
 pytestmark = pytest.mark.usefixtures("table_today")
@@ -305,7 +306,7 @@ def test_membership_in_two_companies_shows_both(client, world, table):
 
 
 def test_temporary_account_invoices_offer_no_online_payment_or_dispute(client, world):
-    from tests.factories import ShippingAccountFactory
+    from tests.accounts.factories import ShippingAccountFactory
 
     temporary = ShippingAccountFactory(company=world.company, number="5012348876")
     invoice = InvoiceFactory(account=temporary, invoice_date=datetime.date(2026, 6, 1))

@@ -10,7 +10,8 @@ import pytest
 from accounts.models import Role
 from payments.gateways.simulated import SimulatedGateway
 from payments.models import MethodKind, PaymentMethod
-from tests.factories import CompanyFactory, InvoiceFactory, MembershipFactory, ShippingAccountFactory, UserFactory
+from tests.accounts.factories import CompanyFactory, MembershipFactory, ShippingAccountFactory, UserFactory
+from tests.invoices.factories import InvoiceFactory
 
 CARD_OK = "4242424242424242"
 CARD_INSUFFICIENT = "4000000000009995"

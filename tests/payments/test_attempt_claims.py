@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from payments import services
 from payments.models import Payment, PaymentAttemptClaim, PaymentMethod, SimulatedCharge
-from tests.factories import UserFactory
+from tests.accounts.factories import UserFactory
 
 PAY = "/payments/pay/"
 

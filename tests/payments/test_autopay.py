@@ -20,7 +20,8 @@ from disputes.models import Dispute, DisputeStatus
 from payments import autopay
 from payments.models import AutoPayAttempt, AutoPaySchedule, Payment, PaymentStatus, SimulatedCharge
 from payments.services import payment_reconcile
-from tests.factories import InvoiceFactory, MembershipFactory, UserFactory
+from tests.accounts.factories import MembershipFactory, UserFactory
+from tests.invoices.factories import InvoiceFactory
 
 from .conftest import CARD_EXPIRED, CARD_INSUFFICIENT, CARD_OK, CARD_TIMEOUT, card_method
 

@@ -17,6 +17,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import AuditEvent
 from payments import autopay
+from payments.autopay import run as autopay_run
 from payments.gateways import DeclineKind, set_gateway_override
 from payments.gateways.base import ChargeResult
 from payments.gateways.simulated import SimulatedGateway
@@ -29,7 +30,8 @@ from payments.models import (
     SimulatedCharge,
 )
 from payments.services import payment_reconcile
-from tests.factories import InvoiceFactory, ShippingAccountFactory
+from tests.accounts.factories import ShippingAccountFactory
+from tests.invoices.factories import InvoiceFactory
 
 from .conftest import CARD_EXPIRED, CARD_OK, card_method
 from .test_autopay import SEOUL, at, attempts, issue, run, setup_autopay
@@ -132,7 +134,7 @@ def test_a_card_declined_hard_is_charged_once_per_run_not_once_per_invoice(admin
 def test_a_pause_made_while_the_run_charges_stops_it_at_the_next_chunk(
     admin_user, account, wallet_card, gateway, monkeypatch
 ):
-    monkeypatch.setattr(autopay, "CHUNK", 2)
+    monkeypatch.setattr(autopay_run, "CHUNK", 2)
     schedule = setup_autopay(admin_user, account, wallet_card, days_before_due=0)
     invoices = four_invoices(account)
     stub = gateway(PauseOnFirstCall(admin_user, schedule))
@@ -150,14 +152,14 @@ def test_a_pause_made_while_the_run_charges_stops_it_at_the_next_chunk(
 def test_a_pause_right_after_the_claim_charges_nothing(admin_user, account, wallet_card, monkeypatch):
     schedule = setup_autopay(admin_user, account, wallet_card, days_before_due=0)
     invoices = four_invoices(account)
-    claim = autopay._claim
+    claim = autopay_run._claim
 
     def claim_then_pause(*args, **kwargs):
         claimed = claim(*args, **kwargs)
         autopay.autopay_pause(actor=admin_user, schedule=schedule)
         return claimed
 
-    monkeypatch.setattr(autopay, "_claim", claim_then_pause)
+    monkeypatch.setattr(autopay_run, "_claim", claim_then_pause)
     run(DUE)
 
     assert not SimulatedCharge.objects.exists()
@@ -168,7 +170,7 @@ def test_a_pause_right_after_the_claim_charges_nothing(admin_user, account, wall
 def test_a_hard_decline_in_one_chunk_leaves_later_chunks_unattempted(
     admin_user, company, account, wallet_card, gateway, monkeypatch
 ):
-    monkeypatch.setattr(autopay, "CHUNK", 2)
+    monkeypatch.setattr(autopay_run, "CHUNK", 2)
     schedule = setup_autopay(admin_user, account, wallet_card, days_before_due=0)
     first, second, third, fourth = four_invoices(account)
     stub = gateway(HardDeclineOnCall(1))
@@ -275,7 +277,7 @@ def test_a_crash_after_the_claim_leaves_processing_payments_that_reconciliation_
         assert not connection.in_atomic_block  # the payment is committed before the gateway is asked
         raise Crash
 
-    monkeypatch.setattr(autopay, "payment_charge", crash)
+    monkeypatch.setattr(autopay_run, "payment_charge", crash)
     with pytest.raises(Crash), at(DUE):
         autopay.autopay_schedule_run(schedule_id=AutoPaySchedule.objects.get().id, today=DUE)
 
@@ -302,7 +304,7 @@ def test_a_crash_after_the_claim_leaves_processing_payments_that_reconciliation_
 def test_the_queries_of_a_run_do_not_grow_with_its_invoices_beyond_the_gateways_own(admin_user, company, monkeypatch):
     """10, 20 and 30 invoices in chunks of 10: each chunk costs the same few statements (plus one
     per charge, marking it sent), whatever the invoices; only the simulated gateway's grow."""
-    monkeypatch.setattr(autopay, "CHUNK", 10)
+    monkeypatch.setattr(autopay_run, "CHUNK", 10)
     card = card_method(company, CARD_OK)
     measured = {}
     for size in (10, 20, 30):

@@ -15,7 +15,8 @@ from invoices.models import LineKind
 from payments import autopay
 from payments.models import AutoPayAttempt, AutoPaySchedule, Payment, PaymentStatus, SimulatedCharge
 from payments.services import PaymentSource, payment_create
-from tests.factories import InvoiceFactory, ShippingAccountFactory
+from tests.accounts.factories import ShippingAccountFactory
+from tests.invoices.factories import InvoiceFactory
 
 from .conftest import card_method
 from .test_autopay import at, attempts, issue, run, setup_autopay

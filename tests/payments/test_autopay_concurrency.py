@@ -21,7 +21,8 @@ from django.utils import timezone
 from accounts.models import JobRun, Role
 from payments import autopay
 from payments.models import AutoPayAttempt, AutoPaySchedule, Payment, PaymentStatus, SimulatedCharge
-from tests.factories import CompanyFactory, InvoiceFactory, MembershipFactory, ShippingAccountFactory, UserFactory
+from tests.accounts.factories import CompanyFactory, MembershipFactory, ShippingAccountFactory, UserFactory
+from tests.invoices.factories import InvoiceFactory
 from tests.workers import test_database_url, worker_start, worker_stop
 
 from .conftest import card_method

@@ -12,14 +12,14 @@ from django.utils import timezone
 from accounts.models import AuditEvent, Role
 from payments import autopay
 from payments.models import AutoPayAttempt, AutoPaySchedule
-from tests.factories import (
+from tests.accounts.factories import (
     BillingPlanFactory,
     CompanyFactory,
-    InvoiceFactory,
     MembershipFactory,
     ShippingAccountFactory,
     UserFactory,
 )
+from tests.invoices.factories import InvoiceFactory
 
 from .conftest import card_method
 

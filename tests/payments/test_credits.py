@@ -10,7 +10,8 @@ from accounts.models import AuditEvent
 from invoices.models import InvoiceStatus
 from payments import services
 from payments.models import CreditApplication, Payment, PaymentStatus, SimulatedCharge
-from tests.factories import InvoiceFactory, ShippingAccountFactory
+from tests.accounts.factories import ShippingAccountFactory
+from tests.invoices.factories import InvoiceFactory
 
 from .conftest import future
 

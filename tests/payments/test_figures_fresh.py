@@ -15,11 +15,11 @@ import pytest
 from django.db.models import F
 from django.test import Client
 
-from invoices import selectors
 from invoices.models import Invoice
+from invoices.selectors import dashboard, tables
 from payments import autopay, services
 from payments.models import Payment, PaymentStatus
-from tests.factories import InvoiceFactory
+from tests.invoices.factories import InvoiceFactory
 
 from .conftest import future
 from .test_autopay import at, setup_autopay
@@ -30,8 +30,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def _everything_is_large(monkeypatch):
-    monkeypatch.setattr(selectors, "TABLE_TOTALS_CACHE_MIN_ROWS", 1)
-    monkeypatch.setattr(selectors, "DASHBOARD_CACHE_MIN_INVOICES", 1)
+    monkeypatch.setattr(tables, "TABLE_TOTALS_CACHE_MIN_ROWS", 1)
+    monkeypatch.setattr(dashboard, "DASHBOARD_CACHE_MIN_INVOICES", 1)
 
 
 def _figures(client) -> tuple[Decimal, Decimal]:
@@ -44,7 +44,7 @@ def _figures(client) -> tuple[Decimal, Decimal]:
 def test_the_next_request_after_a_payment_shows_the_new_balance(
     client, admin_user, account, wallet_card, django_capture_on_commit_callbacks
 ):
-    from tests.factories import InvoiceFactory
+    from tests.invoices.factories import InvoiceFactory
 
     first = InvoiceFactory(account=account, total=Decimal("30000"), invoice_date=future(-5), due_date=future(20))
     InvoiceFactory(account=account, total=Decimal("12000"), invoice_date=future(-4), due_date=future(21))

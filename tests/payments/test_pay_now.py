@@ -10,7 +10,8 @@ from django.core import mail
 from accounts.models import AuditEvent
 from invoices.models import InvoiceStatus
 from payments.models import Payment, PaymentMethod, PaymentStatus
-from tests.factories import InvoiceFactory, ShippingAccountFactory
+from tests.accounts.factories import ShippingAccountFactory
+from tests.invoices.factories import InvoiceFactory
 
 from .conftest import CARD_INSUFFICIENT, CARD_OK, future
 

@@ -27,7 +27,7 @@ CVC = "7319"
 def test_full_card_number_and_cvc_are_in_no_table_and_no_log(client, admin_user, invoice, account, caplog):
     from decimal import Decimal
 
-    from tests.factories import InvoiceFactory
+    from tests.invoices.factories import InvoiceFactory
 
     from .conftest import future
 

@@ -15,7 +15,8 @@ from invoices.models import Invoice, InvoiceStatus
 from payments import services
 from payments.gateways import ChargeResult
 from payments.models import Payment, PaymentStatus, SimulatedCharge
-from tests.factories import InvoiceFactory, ShippingAccountFactory
+from tests.accounts.factories import ShippingAccountFactory
+from tests.invoices.factories import InvoiceFactory
 
 from .conftest import CARD_EXPIRED, CARD_INSUFFICIENT, CARD_PROCESSING_ERROR, CARD_TIMEOUT, card_method, future
 

@@ -22,7 +22,7 @@ from accounts.models import Role
 from payments.gateways import set_gateway_override
 from payments.gateways.stripe_backend import StripeGateway
 from payments.models import GatewayCustomer, PaymentMethod
-from tests.factories import CompanyFactory, MembershipFactory, UserFactory
+from tests.accounts.factories import CompanyFactory, MembershipFactory, UserFactory
 
 from .test_gateways import FakeStripeHTTP
 

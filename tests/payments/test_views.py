@@ -12,7 +12,8 @@ from django.utils import translation
 from accounts.models import Role
 from invoices.models import InvoiceStatus
 from payments.models import AutoPaySchedule, Payment, PaymentMethod, PaymentStatus, ShippingAccountPaymentOption
-from tests.factories import CompanyFactory, InvoiceFactory, MembershipFactory, ShippingAccountFactory, UserFactory
+from tests.accounts.factories import CompanyFactory, MembershipFactory, ShippingAccountFactory, UserFactory
+from tests.invoices.factories import InvoiceFactory
 
 from .conftest import CARD_INSUFFICIENT, CARD_OK, card_method, future
 

@@ -23,7 +23,7 @@ from accounts.models import AuditEvent
 from invoices.models import InvoiceStatus
 from payments import models
 from payments.models import PaymentStatus, WebhookEvent
-from tests.factories import UserFactory
+from tests.accounts.factories import UserFactory
 
 from .test_webhooks import (  # noqa: F401  (the secret is autouse; processing_payment a fixture)
     _webhook_secret,

@@ -16,7 +16,7 @@ from payments import services, webhooks
 from payments.gateways import set_gateway_override
 from payments.gateways.stripe_backend import StripeGateway
 from payments.models import Payment, PaymentStatus, WebhookEvent
-from tests.factories import UserFactory
+from tests.accounts.factories import UserFactory
 
 from .test_gateways import FakeStripeHTTP, intent
 

@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from invoices.models import Invoice
 from payments.models import Payment, PaymentMethod, PaymentStatus
-from tests.factories import InvoiceFactory
+from tests.invoices.factories import InvoiceFactory
 from tests.security.card_leaks import (
     cvc_hits,
     database_dump,

@@ -51,7 +51,7 @@ def _blocked(browser, live_server, user, paths) -> list[str]:
 
 
 def test_the_django_admin_works_under_the_policy(browser, live_server):
-    from tests.factories import UserFactory
+    from tests.accounts.factories import UserFactory
 
     side = build_side("A", full_staff=False)
     staff = UserFactory(username="csp_staff", is_staff=True, is_superuser=True)

@@ -15,7 +15,7 @@ from django.core.cache import cache
 from django.test import Client
 
 from accounts.models import AuditEvent
-from tests.factories import PASSWORD, UserFactory
+from tests.accounts.factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -188,7 +188,7 @@ def test_behind_one_trusted_proxy_the_last_forwarded_address_is_the_client(setti
 )
 def test_the_audit_trail_records_the_client_address(settings, proxies, remote, forwarded, recorded):
     from accounts.models import Role
-    from tests.factories import MembershipFactory, ShippingAccountFactory
+    from tests.accounts.factories import MembershipFactory, ShippingAccountFactory
 
     settings.ALLAUTH_TRUSTED_PROXY_COUNT = proxies
     membership = MembershipFactory(role=Role.ADMINISTRATOR)
@@ -208,7 +208,8 @@ def test_the_audit_trail_records_the_client_address(settings, proxies, remote, f
 
 
 def test_a_forged_forwarded_for_does_not_lift_a_pay_now_lock_out(settings):
-    from tests.factories import InvoiceFactory, ShippingAccountFactory
+    from tests.accounts.factories import ShippingAccountFactory
+    from tests.invoices.factories import InvoiceFactory
 
     settings.ALLAUTH_TRUSTED_PROXY_COUNT = 0
     settings.PAYMENT_GATEWAY = "simulated"

@@ -8,7 +8,8 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import AuditEvent
-from tests.factories import PASSWORD, InvoiceFactory, ShippingAccountFactory, UserFactory
+from tests.accounts.factories import PASSWORD, ShippingAccountFactory, UserFactory
+from tests.invoices.factories import InvoiceFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -23,16 +23,14 @@ from invoices.services import export_job_run
 from payments import services as payment_services
 from payments.gateways.simulated import SimulatedGateway
 from payments.models import AutoPaySchedule, MethodKind, PaymentMethod
-from tests.factories import (
+from tests.accounts.factories import (
     BillingPlanFactory,
     CompanyFactory,
-    InvoiceFactory,
-    InvoiceLineFactory,
     MembershipFactory,
-    ShipmentFactory,
     ShippingAccountFactory,
     UserFactory,
 )
+from tests.invoices.factories import InvoiceFactory, InvoiceLineFactory, ShipmentFactory
 
 PDF = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
 ROLES = ("administrator", "manager", "payer", "viewer")

@@ -5,7 +5,7 @@ import datetime
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.jobs import job_run
-from payments.autopay import autopay_run
+from payments.autopay.run import autopay_run
 
 
 class Command(BaseCommand):

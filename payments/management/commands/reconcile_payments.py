@@ -5,7 +5,7 @@ import datetime
 from django.core.management.base import BaseCommand
 
 from payments.models import PaymentStatus
-from payments.services import payment_reconcile
+from payments.services.settlement import payment_reconcile
 
 
 class Command(BaseCommand):

@@ -4,7 +4,7 @@ import datetime
 
 from django.core.management.base import BaseCommand
 
-from payments.services import RECEIPT_REQUEUE_AFTER, payment_receipts_requeue
+from payments.services.receipt_delivery import RECEIPT_REQUEUE_AFTER, payment_receipts_requeue
 
 
 class Command(BaseCommand):

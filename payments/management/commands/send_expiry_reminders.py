@@ -5,7 +5,7 @@ import datetime
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.jobs import job_run
-from payments.autopay import card_expiry_reminders_send
+from payments.autopay.notices import card_expiry_reminders_send
 
 
 class Command(BaseCommand):
