@@ -32,6 +32,8 @@ RUN if [ -d locale ]; then python manage.py compilemessages --ignore=.venv; fi \
  && DJANGO_DEBUG=0 \
     DJANGO_SECRET_KEY=build-only-not-a-secret-build-only-not-a-secret-build-only \
     DJANGO_ALLOWED_HOSTS=build.invalid \
+    REDIS_URL=redis://build.invalid:6379/0 \
+    SITE_URL=https://build.invalid \
     DATABASE_URL=sqlite:////tmp/build.sqlite3 \
     python manage.py collectstatic --no-input \
  && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin app \
@@ -41,5 +43,5 @@ RUN if [ -d locale ]; then python manage.py compilemessages --ignore=.venv; fi \
 USER app
 EXPOSE 8000
 
-CMD ["gunicorn", "billing_centre.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", \
-     "--access-logfile", "-", "--timeout", "60"]
+# Workers, timeouts, max_requests and the JSON access log: gunicorn.conf.py (from the environment).
+CMD ["gunicorn", "billing_centre.wsgi:application", "-c", "gunicorn.conf.py", "--bind", "0.0.0.0:8000"]

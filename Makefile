@@ -7,7 +7,7 @@ MANAGE := $(PY) manage.py
 CELERY := .venv/bin/celery
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint fmt migrate seed messages compilemessages lock bench worker beat
+.PHONY: help setup run test lint fmt migrate seed messages compilemessages lock bench worker beat backup restore rehearsal
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -49,8 +49,17 @@ lock: ## regenerate requirements.lock from .venv (pyproject.toml pins win)
 bench: setup  ## performance benchmarks (bench/RESULTS.md): make bench ARGS="--only tables --iterations 30"
 	$(PY) bench/run.py $(ARGS)
 
+rehearsal: setup  ## nginx, 2 web hosts, PgBouncer, S3, workers on 127.0.0.1 under load, a host and a worker killed: make rehearsal ARGS="--duration 60"
+	@bash scripts/rehearsal.sh $(ARGS)
+
 worker: setup  ## a Celery worker on every queue (needs REDIS_URL; without it tasks run eagerly in-process)
 	$(CELERY) -A billing_centre worker -Q payments,documents,mail,celery --loglevel=INFO
 
 beat: setup  ## the Celery beat scheduler, one only (needs REDIS_URL; its state is in the database)
 	$(CELERY) -A billing_centre beat --loglevel=INFO
+
+backup: setup  ## database dump + stored files into var/backups/<time>/ (or DEST=...): docs/operations.md
+	@bash scripts/backup.sh $(DEST)
+
+restore: setup  ## restore a backup into DATABASE_URL and the storage: make restore BACKUP=var/backups/... [ARGS=--force]
+	@bash scripts/restore.sh "$(BACKUP)" $(ARGS)

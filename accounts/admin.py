@@ -153,7 +153,8 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "action", "actor_label", "company", "target_type", "target_label")
     list_filter = ("action", "target_type")
     list_select_related = ("company",)
-    search_fields = ("action", "actor_label", "target_label", "target_id", "company__name")
+    # request_id: from a log line (or a customer quoting X-Request-ID) to what that request changed.
+    search_fields = ("action", "actor_label", "target_label", "target_id", "company__name", "request_id")
     date_hierarchy = "created_at"
 
 

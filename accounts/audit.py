@@ -12,6 +12,8 @@ from typing import Any
 
 from django.db import models
 
+from core.request_context import request_id
+
 from .models import AuditEvent, Company
 
 
@@ -31,6 +33,8 @@ def audit_event_build(
         target_label=str(target)[:200] if target is not None else "",
         data=data or {},
         ip_address=ip_address,
+        # The request or task being served (core.request_context); empty from a shell.
+        request_id=request_id() or "",
     )
 
 

@@ -217,6 +217,9 @@ class AuditEvent(models.Model):
     target_label = models.CharField(_("target"), max_length=200, blank=True)
     data = models.JSONField(_("data"), default=dict, blank=True)
     ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    # The request (or Celery task) that made the change (core.request_context): the same id is on
+    # that request's log lines, the proxy's access log and the logs of the tasks it queued.
+    request_id = models.CharField(_("request ID"), max_length=64, blank=True)
 
     class Meta:
         verbose_name = _("audit event")

@@ -33,7 +33,13 @@ PRODUCTION_LIKE = {
     "DJANGO_SECRET_KEY": "bench-only-not-a-secret-0123456789abcdefghijklmnopqrstuvwxyz",
     "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
     "DJANGO_SECURE_SSL_REDIRECT": "0",
+    # Required with DJANGO_DEBUG=0 (settings.py), as in production: the local Redis (cache and
+    # broker; tasks queued by pages wait there, the bench runs no worker) and an https SITE_URL.
+    "REDIS_URL": "redis://127.0.0.1:6379/14",
+    "SITE_URL": "https://bench.invalid",
     "DJANGO_MEDIA_ROOT": "/tmp/bc_perf_media",
+    # Its own collectstatic folder: a full var/staticfiles slows every test client (WhiteNoise).
+    "DJANGO_STATIC_ROOT": "/tmp/bc_perf_static",
 }
 for key, value in PRODUCTION_LIKE.items():
     os.environ.setdefault(key, value)

@@ -6,6 +6,20 @@ only when ``REDIS_URL`` is set, and its result is reported in the JSON without
 changing the status code: Celery tasks queue up and run once Redis is back,
 while the web pages keep working, so taking the web servers out of rotation for
 a Redis outage would turn a degraded service into no service.
+
+Three paths, all GET, all JSON, never cached:
+
+- ``/healthz/live``: the process is up and serving (touches nothing: no database, no Redis). A
+  failing liveness probe means "restart this process".
+- ``/healthz/ready``: may this process take traffic? The database decides (200/503); Redis is
+  reported. A failing readiness probe means "take it out of rotation".
+- ``/healthz``: the same answer as ``/healthz/ready`` (documented before the split; kept).
+
+Load balancers probe a node by its address (``Host: 10.0.0.5:8000``) over plain HTTP, which the
+host check (``ALLOWED_HOSTS``) and the HTTPS redirect would refuse. ``HealthProbeMiddleware``, first
+in ``MIDDLEWARE``, answers exactly these three paths before ``SecurityMiddleware`` (the redirect)
+and ``CommonMiddleware`` (``request.get_host()``, which raises ``DisallowedHost``) see the request.
+The probes never read the Host header, so nothing else of the site escapes either check.
 """
 
 from __future__ import annotations
@@ -54,6 +68,13 @@ def _redis_ok(url: str) -> bool:
 
 @never_cache
 @require_GET
+def live(request):
+    """The process is up: nothing else is checked (a restart would not fix the database)."""
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+@require_GET
 def healthz(request):
     checks: dict[str, str] = {}
     database_ok = _database_ok()
@@ -67,3 +88,27 @@ def healthz(request):
     else:
         status = "ok"
     return JsonResponse({"status": status, **checks}, status=503 if not database_ok else 200)
+
+
+# The readiness check, under its own name (``/healthz`` answers the same).
+ready = healthz
+
+PROBES = {"/healthz": healthz, "/healthz/live": live, "/healthz/ready": ready}
+
+
+class HealthProbeMiddleware:
+    """Answers the health probes before any other middleware (first in ``MIDDLEWARE``).
+
+    Exact paths and GET/HEAD only (``/healthz/ready/`` is not a probe, nor is a POST to one):
+    everything else goes down the chain and meets the host check, the HTTPS redirect and the CSRF
+    check as usual.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        probe = PROBES.get(request.path_info)
+        if probe is not None and request.method in ("GET", "HEAD"):
+            return probe(request)
+        return self.get_response(request)

@@ -38,6 +38,11 @@ else:
     if not ALLOWED_HOSTS:
         raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS must be set when DJANGO_DEBUG=0.")
     _required("DATABASE_URL")
+    # Without a broker Celery would run every task inside the web request that queued it (PDFs,
+    # e-mails, exports) with per-process rate limits: production needs Redis (issue 15).
+    _required("REDIS_URL")
+    # Links in e-mails sent by jobs have no request to take the address from (checked below).
+    _required("SITE_URL")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -62,8 +67,18 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: answers /healthz, /healthz/live, /healthz/ready before the HTTPS redirect and the host
+    # check, so a load balancer probing http://<node address>/healthz/ready gets its answer
+    # (billing_centre/health.py). Nothing else bypasses ALLOWED_HOSTS.
+    "billing_centre.health.HealthProbeMiddleware",
+    # Then: the request id (X-Request-ID from the proxy, or a new one), the log context and one
+    # request line per request, HTTPS redirects included (billing_centre/observability/middleware.py).
+    "billing_centre.observability.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # With a read replica (DATABASE_REPLICA_URL): safe requests read from it, a client that just
+    # wrote is pinned to the primary (core/database.py). Before the session, so it covers it too.
+    "core.database.ReplicaPinMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -101,17 +116,54 @@ TEMPLATES = [
 DATABASE_URL = env.str("DATABASE_URL", default="") or f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"
 DATABASES = {"default": environ.Env.db_url_config(DATABASE_URL)}
 DATABASES["default"].setdefault("ATOMIC_REQUESTS", False)
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-    # Planner costs for SSD storage or a working set in memory (PostgreSQL's defaults assume
-    # spinning disks): with the default random_page_cost of 4 it aggregates a company's
-    # 200,000 invoices with a parallel scan of the whole table rather than an index-only
-    # scan of its accounts, 3x slower (issue 8, bench/RESULTS.md). Empty leaves the server's.
-    planner = env.str("DATABASE_RANDOM_PAGE_COST", default="1.1")
-    if planner:
-        options = DATABASES["default"].setdefault("OPTIONS", {})
-        options["options"] = f"{options.get('options', '')} -c random_page_cost={float(planner)}".strip()
+# Planner costs for SSD storage or a working set in memory (PostgreSQL's defaults assume
+# spinning disks): with the default random_page_cost of 4 it aggregates a company's
+# 200,000 invoices with a parallel scan of the whole table rather than an index-only
+# scan of its accounts, 3x slower (issue 8, bench/RESULTS.md). Empty leaves the server's.
+# Sent as a start-up option on direct connections, and stored on the database by every `migrate`
+# (ALTER DATABASE ... SET, core/database.py), which is how it reaches connections through PgBouncer.
+_planner = env.str("DATABASE_RANDOM_PAGE_COST", default="1.1")
+DATABASE_RANDOM_PAGE_COST = float(_planner) if _planner else None
+# BC_DB_POOLER=pgbouncer: connections go through PgBouncer in transaction pooling, where one server
+# connection serves many clients one transaction at a time. So nothing may outlive a transaction:
+# no persistent connections (PgBouncer pools them), no server-side cursors (.iterator() would open
+# a WITH HOLD cursor on a connection the next transaction may not get), no prepared statements
+# (psycopg prepares a query run 5 times; another client's transaction would then find it or miss
+# it), no start-up `options` (PgBouncer refuses them). docs/operations.md.
+DB_POOLER = env.str("BC_DB_POOLER", default="")
+if DB_POOLER not in ("", "pgbouncer"):
+    raise ImproperlyConfigured(f"BC_DB_POOLER must be empty or 'pgbouncer', not {DB_POOLER!r}.")
+
+
+def _postgres_settings(config: dict) -> dict:
+    """Connection settings of a PostgreSQL alias: direct, or through PgBouncer (BC_DB_POOLER)."""
+    if config["ENGINE"] != "django.db.backends.postgresql":
+        return config
+    config["CONN_HEALTH_CHECKS"] = True
+    options = config.setdefault("OPTIONS", {})
+    if DB_POOLER == "pgbouncer":
+        config["CONN_MAX_AGE"] = 0
+        config["DISABLE_SERVER_SIDE_CURSORS"] = True
+        options["prepare_threshold"] = None
+    else:
+        config["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
+        if DATABASE_RANDOM_PAGE_COST is not None:
+            cost = f"-c random_page_cost={DATABASE_RANDOM_PAGE_COST}"
+            options["options"] = f"{options.get('options', '')} {cost}".strip()
+    return config
+
+
+_postgres_settings(DATABASES["default"])
+# A read replica (a streaming standby of the primary): safe requests of clients that did not just
+# write read from it; writes, transactions, Celery tasks and migrations use the primary
+# (core/database.py). In tests its test database is the primary's (a mirror), so the suite works.
+DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = _postgres_settings(environ.Env.db_url_config(DATABASE_REPLICA_URL))
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["core.database.PrimaryReplicaRouter"]
+# Seconds a client stays on the primary after a request that wrote (a signed cookie).
+REPLICA_PIN_SECONDS = env.int("BC_REPLICA_PIN_SECONDS", default=10)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -163,10 +215,89 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
+# collectstatic's folder. Benchmarks and the rehearsal collect into their own (DJANGO_STATIC_ROOT):
+# WhiteNoise indexes this folder whenever a handler starts, and the test client starts one per test.
+STATIC_ROOT = Path(env.str("DJANGO_STATIC_ROOT", default=str(BASE_DIR / "var" / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
+
+
+def s3_storage(
+    *,
+    bucket: str,
+    endpoint_url: str | None = None,
+    region: str | None = None,
+    access_key: str | None = None,
+    secret_key: str | None = None,
+    addressing_style: str | None = None,
+) -> dict:
+    """``STORAGES["default"]`` on S3-compatible object storage (AWS S3, MinIO, Ceph, moto in the
+    tests: tests/storage_server.py), through django-storages. Objects are private (no ACL sent:
+    the bucket's policy decides, and nothing is public); a download is either streamed by the
+    portal or redirected to a signed URL valid ``BC_STORAGE_URL_EXPIRE`` seconds."""
+    from botocore.config import Config
+
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "endpoint_url": endpoint_url or None,
+            "region_name": region or None,
+            "access_key": access_key or None,
+            "secret_key": secret_key or None,
+            "default_acl": None,
+            "querystring_auth": True,
+            "querystring_expire": BC_STORAGE_URL_EXPIRE,
+            # Names never collide: a name taken gets a random suffix (an export rebuilt, two
+            # requests rendering the same PDF) instead of replacing the other's file.
+            "file_overwrite": False,
+            # A read larger than this spills from memory to a temporary file (5,000-PDF exports).
+            "max_memory_size": 8 * 1024 * 1024,
+            "client_config": Config(
+                signature_version="s3v4",
+                # Path style for S3-compatible servers on an address (MinIO, moto); "virtual" on AWS.
+                s3={"addressing_style": addressing_style or ("path" if endpoint_url else "auto")},
+                # An unreachable storage fails the request in seconds (a clear 503 page, a retried
+                # job), not after boto3's default minute-long connect timeout.
+                connect_timeout=5,
+                read_timeout=30,
+                retries={"mode": "standard", "max_attempts": 3},
+            ),
+        },
+    }
+
+
+# Stored files (invoice PDFs, export ZIPs, dispute attachments) go through Django's storage API
+# (docs/operations.md, "Files"): a local folder (MEDIA_ROOT) by default, S3-compatible object
+# storage with BC_STORAGE=s3, so every web host and worker sees the same files.
+BC_STORAGE = env.str("BC_STORAGE", default="local")
+# Downloads: "stream" (the portal reads the file and sends it; any backend) or "redirect" (S3
+# only: after the same checks, a 302 to a signed URL valid BC_STORAGE_URL_EXPIRE seconds).
+BC_STORAGE_DOWNLOADS = env.str("BC_STORAGE_DOWNLOADS", default="stream")
+BC_STORAGE_URL_EXPIRE = env.int("BC_STORAGE_URL_EXPIRE", default=60)
+# Export ZIPs are deleted this many days after they were built (invoices.export_files_purge).
+BC_EXPORT_RETENTION_DAYS = env.int("BC_EXPORT_RETENTION_DAYS", default=7)
+if BC_STORAGE not in ("local", "s3"):
+    raise ImproperlyConfigured("BC_STORAGE must be local or s3.")
+if BC_STORAGE_DOWNLOADS not in ("stream", "redirect"):
+    raise ImproperlyConfigured("BC_STORAGE_DOWNLOADS must be stream or redirect.")
+if BC_STORAGE_DOWNLOADS == "redirect" and BC_STORAGE != "s3":
+    raise ImproperlyConfigured("BC_STORAGE_DOWNLOADS=redirect needs BC_STORAGE=s3 (signed URLs).")
+if BC_STORAGE == "s3":
+    if not env.str("AWS_STORAGE_BUCKET_NAME", default=""):
+        raise ImproperlyConfigured("AWS_STORAGE_BUCKET_NAME must be set when BC_STORAGE=s3 (see .env.example).")
+    _default_storage = s3_storage(
+        bucket=env.str("AWS_STORAGE_BUCKET_NAME"),
+        endpoint_url=env.str("AWS_S3_ENDPOINT_URL", default=""),
+        region=env.str("AWS_S3_REGION_NAME", default=""),
+        # Unset: boto3's own chain (an instance or pod role, ~/.aws) supplies the credentials.
+        access_key=env.str("AWS_ACCESS_KEY_ID", default=""),
+        secret_key=env.str("AWS_SECRET_ACCESS_KEY", default=""),
+        addressing_style=env.str("AWS_S3_ADDRESSING_STYLE", default=""),
+    )
+else:
+    _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _default_storage,
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -269,6 +400,9 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 # holds more than 600 MB (checked after each task), so memory never grows without bound.
 CELERY_WORKER_MAX_TASKS_PER_CHILD = 100
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = 600_000  # KiB
+# Workers log through settings.LOGGING (the setup_logging signal, billing_centre/observability/celery.py),
+# in the same JSON format as the web, never through a root logger of Celery's own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Queues, so a big export never delays AutoPay: "payments" (AutoPay, reconciliation), "documents"
 # (exports, PDFs), "mail" (e-mails), "celery" (the rest). docker-compose.yml runs a worker for
 # "payments" and one for the others; `make worker` consumes all of them.
@@ -349,6 +483,30 @@ CELERY_BEAT_SCHEDULE = {
         "task": "payments.card_expiry_reminders_send",
         "schedule": crontab(hour=9, minute=0),
     },
+    # Retention (docs/operations.md, "Retention"), at night in Korea: expired sessions
+    # (clearsessions), sent outbox e-mails, old job runs/alerts and enrolment attempts, processed
+    # webhook events. Each is safe to run any number of times; a missed night is caught up next.
+    "core-sessions-clear": {
+        "task": "core.sessions_clear",
+        "schedule": crontab(hour=3, minute=10),
+    },
+    "core-emails-purge": {
+        "task": "core.emails_purge",
+        "schedule": crontab(hour=3, minute=20),
+    },
+    "accounts-records-purge": {
+        "task": "accounts.records_purge",
+        "schedule": crontab(hour=3, minute=30),
+    },
+    "payments-webhook-events-purge": {
+        "task": "payments.webhook_events_purge",
+        "schedule": crontab(hour=3, minute=40),
+    },
+    # Export ZIPs older than BC_EXPORT_RETENTION_DAYS: deleted from the file storage, jobs expired.
+    "invoices-export-files-purge": {
+        "task": "invoices.export_files_purge",
+        "schedule": crontab(hour=3, minute=50),
+    },
 }
 # The watch (accounts.jobs_watch, every 15 minutes) alerts staff once a day, in admin (Job alerts)
 # and by e-mail, about a daily job (JobRun.job) without a successful run today by its deadline
@@ -365,6 +523,17 @@ JOB_RESUME_TASKS = {
 # A job run holds a lease it renews while it works (accounts.jobs.job_run); a run whose lease
 # expired had its worker die: it is marked abandoned and a later run takes its unfinished work over.
 JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", default=600)
+# Retention in days of rows that only grow (0: kept forever); docs/operations.md, "Retention".
+# Invoices, payments and the audit log are never purged (tax and payment records).
+# Outbox e-mails once sent (core.OutgoingEmail; unsent ones are always kept).
+BC_EMAIL_RETENTION_DAYS = env.int("BC_EMAIL_RETENTION_DAYS", default=30)
+# Finished job runs and job alerts (accounts.JobRun, JobAlert): long enough to compare a season.
+BC_JOB_RUN_RETENTION_DAYS = env.int("BC_JOB_RUN_RETENTION_DAYS", default=180)
+# Enrolment attempts (accounts.EnrolmentAttempt): the lock-out needs 15 minutes; a year as evidence.
+BC_ENROLMENT_ATTEMPT_RETENTION_DAYS = env.int("BC_ENROLMENT_ATTEMPT_RETENTION_DAYS", default=365)
+# Processed gateway webhook events without an anomaly (payments.WebhookEvent): well past the
+# gateway's redelivery period (Stripe: 3 days), so a redelivered event is still recognised.
+BC_WEBHOOK_EVENT_RETENTION_DAYS = env.int("BC_WEBHOOK_EVENT_RETENTION_DAYS", default=90)
 
 # R13-R16: the invoice print fee of paper invoices, per country of the account or plan:
 # the amount in the country's currency and the first invoice date it applies to.
@@ -410,7 +579,23 @@ ONLINE_PAYMENT_SERVICES = {"KR": ["KakaoPay", "NaverPay", "Toss"], "US": ["PayPa
 # Product facts: the billing support line for customers without an invoice (R21-R24).
 BILLING_SUPPORT_PHONE = "080-687-6886"
 # The portal's public address, for links in e-mails sent by jobs (no request to build them from).
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+# Empty (a blank line copied from .env.example) means the development default too.
+SITE_URL = env.str("SITE_URL", default="") or "http://127.0.0.1:8000"
+# In production it must be https (links to log in and pay must not go out over plain http), unless
+# BC_SITE_URL_ALLOW_HTTP=1 says a site served over http is meant (a rehearsal on 127.0.0.1).
+if not DEBUG:
+    from urllib.parse import urlsplit
+
+    _site = urlsplit(SITE_URL)
+    if _site.scheme not in ("http", "https") or not _site.netloc:
+        raise ImproperlyConfigured(
+            f"SITE_URL must be an absolute address such as https://billing.example.com, not {SITE_URL!r}."
+        )
+    if _site.scheme != "https" and not env.bool("BC_SITE_URL_ALLOW_HTTP", default=False):
+        raise ImproperlyConfigured(
+            "SITE_URL must start with https:// when DJANGO_DEBUG=0 (links in e-mails); "
+            "set BC_SITE_URL_ALLOW_HTTP=1 only if the site is served over plain http on purpose."
+        )
 # Disputes: a decision granting more credit than this (per currency) needs the
 # permission disputes.decide_large_dispute (a supervisor). Unlisted currencies: no limit.
 DISPUTE_SUPERVISOR_THRESHOLD = {"KRW": 1_000_000, "JPY": 100_000, "USD": 1000, "EUR": 1000}
@@ -444,6 +629,13 @@ CONTENT_SECURITY_POLICY = {
         "object-src": ["'none'"],
     },
 }
+# The health probes answer over plain http (load balancers probe the node directly); they are
+# answered before the redirect anyway (billing_centre.health.HealthProbeMiddleware): this keeps
+# them exempt should the middleware order ever change.
+SECURE_REDIRECT_EXEMPT = [r"^healthz(/live|/ready)?$"]
+# Prometheus scrapes /metrics over plain http inside the private network (closed to the public:
+# a token or an allowed address, billing_centre/observability/metrics.py).
+SECURE_REDIRECT_EXEMPT += [r"^metrics$"]
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
@@ -454,10 +646,31 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
     CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
-}
+# Logs: one format for web, Celery and gunicorn (billing_centre/observability/logs.py): JSON lines
+# with time, level, logger, message, request_id, user_id, company_id, client_ip (and the request
+# line's duration_ms), or text for a person (DJANGO_LOG_FORMAT=text, the default with DEBUG on).
+from billing_centre.observability.logs import logging_config  # noqa: E402
+
+LOGGING = logging_config(
+    fmt=env.str("DJANGO_LOG_FORMAT", default="text" if DEBUG else "json"),
+    level=env.str("DJANGO_LOG_LEVEL", default="INFO"),
+)
+
+# Metrics at /metrics (Prometheus), closed to the public: a scraper sends
+# "Authorization: Bearer <BC_METRICS_TOKEN>" or connects from an address (or network) in
+# BC_METRICS_ALLOWED_IPS (the socket's address, never X-Forwarded-For). Neither set: always 404.
+METRICS_TOKEN = env.str("BC_METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("BC_METRICS_ALLOWED_IPS", default=[])
+
+# Error reports to Sentry, only when SENTRY_DSN is set; card fields and secrets are scrubbed from
+# every event before it leaves (billing_centre/observability/sentry.py).
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    from billing_centre.observability.sentry import sentry_init  # noqa: E402
+
+    sentry_init(
+        dsn=SENTRY_DSN,
+        environment=env.str("SENTRY_ENVIRONMENT", default="production" if not DEBUG else "development"),
+        release=env.str("SENTRY_RELEASE", default=""),
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+    )

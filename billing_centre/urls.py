@@ -17,6 +17,7 @@ from invoices.views import ShipmentListView
 from payments import views as payments_views
 
 from . import health, views
+from .observability import metrics as observability_metrics
 
 
 def _admin_login_never_shown(request, extra_context=None):
@@ -33,6 +34,10 @@ admin.site.login = secure_admin_login(_admin_login_never_shown)
 urlpatterns = [
     path("", views.home, name="dashboard"),
     path("healthz", health.healthz, name="healthz"),
+    path("healthz/live", health.live, name="healthz_live"),
+    path("healthz/ready", health.ready, name="healthz_ready"),
+    # Prometheus metrics, closed to the public (404 without the token or an allowed address).
+    path("metrics", observability_metrics.metrics, name="metrics"),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("enroll/", accounts_views.EnrolView.as_view(), name="enroll"),

@@ -23,3 +23,19 @@ def email_send_task(email_id: int) -> bool:
 def emails_requeue_task() -> int:
     """Queue again the outbox e-mails still unsent (Celery beat, every few minutes)."""
     return emails_requeue()
+
+
+@shared_task(name="core.sessions_clear")
+def sessions_clear_task() -> None:
+    """Delete expired sessions (Celery beat, daily): Django's ``clearsessions``."""
+    from .retention import sessions_clear
+
+    sessions_clear()
+
+
+@shared_task(name="core.emails_purge")
+def emails_purge_task() -> int:
+    """Delete outbox e-mails sent more than BC_EMAIL_RETENTION_DAYS ago (Celery beat, daily)."""
+    from .retention import outgoing_emails_purge
+
+    return outgoing_emails_purge()

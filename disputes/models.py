@@ -159,13 +159,13 @@ class DisputeMessage(models.Model):
 
 
 class DisputeAttachment(models.Model):
-    """Evidence the filer sent: a PDF, JPEG or PNG stored under MEDIA_ROOT (never served directly).
+    """Evidence the filer sent: a PDF, JPEG or PNG in the file storage (never served directly).
 
     A bulk filing stores each file once and gives every dispute of the batch its own row.
     """
 
     dispute = models.ForeignKey(Dispute, on_delete=models.CASCADE, related_name="attachments")
-    # Relative to MEDIA_ROOT; the name on disk is random, never the uploaded name.
+    # Storage name (a local folder or S3); random, never the uploaded name.
     file = models.CharField(_("file"), max_length=300)
     # The uploaded file name, cleaned, offered back as the download's name.
     name = models.CharField(_("file name"), max_length=150)

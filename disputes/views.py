@@ -11,9 +11,8 @@ from decimal import Decimal
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import SuspiciousFileOperation
-from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -22,6 +21,7 @@ from django.views import View
 
 from accounts.access import Action, require, user_can
 from core.exceptions import ApplicationError, form_add_application_error
+from core.files import StorageUnavailable, storage_download, storage_unavailable_response
 
 from .forms import DisputeBulkForm, DisputeFileForm, DisputeListForm, DisputeMessageForm, HelpSearchForm
 from .help_topics import DISPUTE_GUIDE_STEPS, help_guide_matches, help_search, help_sections
@@ -318,13 +318,21 @@ class DisputeAttachmentView(View):
             if dispute_get_visible(user=user, reference=reference) is None:
                 raise Http404
             require(user, Action.VIEW, **dispute_target(attachment.dispute.invoice))
-        try:  # through the storage API: a private folder, or object storage (DESIGN.md)
-            stored = default_storage.open(attachment.file, "rb")
+        try:
+            # Through the storage API (a private folder, or object storage), always streamed by
+            # the portal even with BC_STORAGE_DOWNLOADS=redirect: a signed URL could not carry
+            # nosniff, and evidence is at most 5 MB.
+            response = storage_download(
+                name=attachment.file,
+                filename=attachment.name,
+                content_type=attachment.content_type,
+                as_attachment=True,
+                redirect=False,
+            )
         except (FileNotFoundError, SuspiciousFileOperation):
             raise Http404 from None
-        response = FileResponse(
-            stored, as_attachment=True, filename=attachment.name, content_type=attachment.content_type
-        )
+        except StorageUnavailable:
+            return storage_unavailable_response(request)
         response["X-Content-Type-Options"] = "nosniff"
         response["Cache-Control"] = "private, no-store"
         return response

@@ -229,7 +229,8 @@ class InvoiceDocument(models.Model):
     # The PDF is rendered in the reader's language; each language is stored apart.
     language = models.CharField(_("language"), max_length=10)
     content_hash = models.CharField(_("content hash"), max_length=64)
-    # Relative to MEDIA_ROOT (private: served only through a scoped view).
+    # Storage name (django's default storage: a local folder or S3); private, served only through a
+    # scoped view.
     file = models.CharField(_("file"), max_length=300)
     size = models.PositiveIntegerField(_("size"), default=0)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
@@ -260,6 +261,8 @@ class ExportJob(models.Model):
         RUNNING = "running", _("In progress")
         READY = "ready", _("Ready")
         FAILED = "failed", _("Failed")
+        # Its ZIP was deleted BC_EXPORT_RETENTION_DAYS after it was built (invoices.retention).
+        EXPIRED = "expired", _("Expired")
 
     # Unguessable, because it appears in links and e-mails; only the owner may use them anyway.
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -277,7 +280,7 @@ class ExportJob(models.Model):
     invoice_ids = models.JSONField(_("invoices"), default=list)
     total = models.PositiveIntegerField(_("invoices to export"), default=0)
     done = models.PositiveIntegerField(_("invoices exported"), default=0)
-    # Relative to MEDIA_ROOT.
+    # Storage name of the ZIP (django's default storage: a local folder or S3); empty once expired.
     file = models.CharField(_("file"), max_length=300, blank=True)
     # The absolute link put into the "ready" e-mail (the task has no request to build it from).
     download_url = models.CharField(_("download link"), max_length=500, blank=True)

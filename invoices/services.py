@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import datetime
 import logging
+import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 
 from django.conf import settings
+from django.core.files import File
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import F, Max, Q
 from django.db.models.functions import Now
@@ -22,6 +25,7 @@ from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
 from core.exceptions import ApplicationError
+from core.files import storage_errors
 from core.mail import email_deliver, email_queue, email_render
 from core.queue import enqueue, enqueue_on_commit
 
@@ -44,23 +48,27 @@ class ExportRefused(ApplicationError):
     pass
 
 
-def _media_path(relative: str) -> Path:
-    return Path(settings.MEDIA_ROOT) / relative
+# An export ZIP is built in a temporary file of the worker, in memory up to this size and on disk
+# past it (5,000 PDFs are ~175 MB), then saved into the storage in one piece.
+EXPORT_SPOOL_BYTES = 8 * 1024 * 1024
 
 
 # --- Stored PDF versions ---------------------------------------------------------------
 
 
 def invoice_document_get(
-    *, invoice: Invoice, language: str, documents: list[InvoiceDocument] | None = None
+    *, invoice: Invoice, language: str, documents: list[InvoiceDocument] | None = None, verify: bool = True
 ) -> InvoiceDocument:
     """The stored PDF of the invoice's current version in ``language``, rendered if missing.
 
     ``invoice`` must come with its lines prefetched (``invoice_list_for_export``). The
     version goes up when the content hash changes (a line added, changed or removed); an
-    unchanged invoice is rendered once per language and served from MEDIA_ROOT after that.
+    unchanged invoice is rendered once per language and served from the storage after that.
     ``documents``: every stored version of the invoice when the caller already read them
-    (``invoice_documents_get`` reads them for many invoices in one query).
+    (``invoice_documents_get`` reads them for many invoices in one query). ``verify``: check that
+    the row's file is in the storage (one HEAD on S3); a bulk ZIP reads the file instead and
+    renders again only when it is missing (``invoice_document_read``).
+    Raises ``StorageUnavailable`` when the storage cannot be reached.
     """
     content_hash = invoice_content_hash(invoice)
     if documents is None:
@@ -75,19 +83,21 @@ def invoice_document_get(
     existing = next(
         (document for document in documents if document.version == version and document.language == language), None
     )
-    if existing is not None and _media_path(existing.file).is_file():
-        return existing
+    if existing is not None:
+        if not verify:
+            return existing
+        with storage_errors("invoice PDF check"):
+            if default_storage.exists(existing.file):
+                return existing
 
     pdf = render_invoice_pdf(invoice, language=language, version=version)
-    relative = f"invoices/{safe_number(invoice)}/v{version}-{language}.pdf"
-    path = _media_path(relative)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".part")
-    temporary.write_bytes(pdf)
-    temporary.replace(path)
+    # A row names the file only once it is saved (an S3 object appears whole); a name already
+    # taken (a concurrent render) gets a suffix and is never overwritten.
+    with storage_errors("invoice PDF save"):
+        name = default_storage.save(f"invoices/{safe_number(invoice)}/v{version}-{language}.pdf", ContentFile(pdf))
     if existing is not None:  # the row survived but its file went missing: rendered again
-        existing.size = len(pdf)
-        existing.save(update_fields=["size"])
+        existing.file, existing.size = name, len(pdf)
+        existing.save(update_fields=["file", "size"])
         return existing
     try:
         with transaction.atomic():
@@ -96,18 +106,28 @@ def invoice_document_get(
                 version=version,
                 language=language,
                 content_hash=content_hash,
-                file=relative,
+                file=name,
                 size=len(pdf),
             )
-    except IntegrityError:  # a concurrent request stored the same version first
+    except IntegrityError:  # a concurrent request stored the same version first: ours goes
+        _storage_delete_quietly(name)
         return InvoiceDocument.objects.get(invoice=invoice, version=version, language=language)
+
+
+def _storage_delete_quietly(name: str) -> None:
+    try:
+        default_storage.delete(name)
+    except Exception:  # noqa: BLE001 - an orphan file costs space, not correctness
+        logger.warning("could not delete the stored file %s", name, exc_info=True)
 
 
 # Invoices whose stored versions are read in one query by ``invoice_documents_get``.
 DOCUMENT_BATCH = 500
 
 
-def invoice_documents_get(*, invoices: Iterable[Invoice], language: str) -> Iterator[tuple[Invoice, InvoiceDocument]]:
+def invoice_documents_get(
+    *, invoices: Iterable[Invoice], language: str, verify: bool = True
+) -> Iterator[tuple[Invoice, InvoiceDocument]]:
     """``invoice_document_get`` for many invoices (a bulk ZIP): one query per 500 invoices.
 
     Yields each invoice with its document as soon as it is known, so a ZIP streams.
@@ -119,7 +139,10 @@ def invoice_documents_get(*, invoices: Iterable[Invoice], language: str) -> Iter
         for document in InvoiceDocument.objects.filter(invoice_id__in=list(stored)).order_by("-version", "language"):
             stored[document.invoice_id].append(document)
         for invoice in batch:
-            yield invoice, invoice_document_get(invoice=invoice, language=language, documents=stored[invoice.pk])
+            yield (
+                invoice,
+                invoice_document_get(invoice=invoice, language=language, documents=stored[invoice.pk], verify=verify),
+            )
         batch.clear()
 
     for invoice in invoices:
@@ -129,14 +152,20 @@ def invoice_documents_get(*, invoices: Iterable[Invoice], language: str) -> Iter
     yield from flush()
 
 
-def invoice_document_path(document: InvoiceDocument) -> Path:
-    """Where the stored PDF is (``invoice_document_get`` made sure it exists)."""
-    return _media_path(document.file)
+def invoice_document_read(*, invoice: Invoice, document: InvoiceDocument, language: str) -> bytes:
+    """The bytes of a stored PDF; rendered and stored again if its file went missing."""
+    try:
+        with storage_errors("invoice PDF read"), default_storage.open(document.file, "rb") as stored:
+            return stored.read()
+    except FileNotFoundError:
+        document = invoice_document_get(invoice=invoice, language=language)
+        with storage_errors("invoice PDF read"), default_storage.open(document.file, "rb") as stored:
+            return stored.read()
 
 
 def invoice_pdf_bytes(*, invoice: Invoice, language: str) -> bytes:
-    document = invoice_document_get(invoice=invoice, language=language)
-    return invoice_document_path(document).read_bytes()
+    document = invoice_document_get(invoice=invoice, language=language, verify=False)
+    return invoice_document_read(invoice=invoice, document=document, language=language)
 
 
 # --- Exports -------------------------------------------------------------------------------
@@ -168,8 +197,12 @@ def export_members(
             yield "invoices.csv", invoices_csv_bytes(invoices, today=today)
         return
     if format == ExportFormat.PDF:
-        for invoice, document in invoice_documents_get(invoices=invoices, language=language):
-            yield export_filename(invoice, "pdf"), invoice_document_path(document).read_bytes()
+        # No existence check per PDF (a HEAD each on S3): read, and render again only if missing.
+        for invoice, document in invoice_documents_get(invoices=invoices, language=language, verify=False):
+            yield (
+                export_filename(invoice, "pdf"),
+                invoice_document_read(invoice=invoice, document=document, language=language),
+            )
         return
     for invoice in invoices:
         yield export_filename(invoice, "xml"), invoice_xml_bytes(invoice, today=today)
@@ -289,7 +322,7 @@ def _export_job_give_up(*, job_id) -> bool:
 
 
 def export_job_run(*, job_id) -> ExportJob | None:
-    """Build the job's ZIP in MEDIA_ROOT if this worker can claim it; then e-mail the owner.
+    """Build the job's ZIP into the storage if this worker can claim it; then e-mail the owner.
 
     A redelivered or duplicate task finds the job finished or held by a live build and returns.
     """
@@ -327,8 +360,8 @@ def _export_job_run_claimed(job: ExportJob, held) -> bool:
         ):
             _export_job_send_failed_mail(ExportJob.objects.select_related("owner").get(pk=job.pk))
     except Exception:
-        # Unexpected (a bug, the soft time limit, a file system error): given back as pending for
-        # the sweep to queue again, until the attempts run out.
+        # Unexpected (a bug, the soft time limit, the file storage unreachable): given back as
+        # pending for the sweep to queue again, until the attempts run out.
         logger.exception("invoice export %s failed (attempt %d)", job.pk, job.attempts)
         if job.attempts >= EXPORT_JOB_MAX_ATTEMPTS:
             if held.update(
@@ -345,10 +378,14 @@ def _export_job_run_claimed(job: ExportJob, held) -> bool:
 
 
 def _export_job_build(job: ExportJob, held) -> bool:
-    """Write the ZIP from scratch into a part file of this build, then rename it into place.
+    """Write the ZIP from scratch into a temporary file of this build, save it into the storage,
+    then publish it on the row.
 
     ``held``: the job's row while this build holds the lease; every write goes through it, so a
     build that lost its lease raises ``_LeaseLost`` at its next file and never publishes its ZIP.
+    The saved name never collides (the storage adds a suffix to a name taken), so a stalled build
+    cannot replace the file of the build that took over; a build that saved its file and then
+    finds the job is no longer its own deletes what it saved.
     """
     from .selectors.scope import invoice_list_for_export
 
@@ -357,15 +394,6 @@ def _export_job_build(job: ExportJob, held) -> bool:
     if len(invoices) != len(job.invoice_ids):
         raise ExportRefused(_("Some of the selected invoices are no longer available to you."))
     export_check_allowed(invoices=invoices, format=job.format)
-    relative = f"exports/{job.owner_id}/{job.id}.zip"
-    path = _media_path(relative)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # A part file per build: a stalled build that lost its lease can never write into the file of
-    # the build that took over. Parts of earlier (dead) builds are removed.
-    part = path.with_name(f"{job.id}.{job.attempts}.part")
-    for stale in path.parent.glob(f"{job.id}.*.part"):
-        if stale != part:
-            stale.unlink(missing_ok=True)
     step = 1 if job.format != ExportFormat.CSV else len(invoices)
 
     def progress(number: int) -> None:
@@ -373,25 +401,31 @@ def _export_job_build(job: ExportJob, held) -> bool:
         if not held.update(done=min(number * step, job.total), lease_expires_at=_lease_until()):
             raise _LeaseLost
 
-    try:
-        members = export_members(invoices=invoices, format=job.format, language=job.language)
+    members = export_members(invoices=invoices, format=job.format, language=job.language)
+    with tempfile.SpooledTemporaryFile(max_size=EXPORT_SPOOL_BYTES, dir=settings.FILE_UPLOAD_TEMP_DIR) as part:
         write_zip(part, members, progress=progress)
+        part.seek(0)
+        with storage_errors("export save"):
+            name = default_storage.save(f"exports/{job.owner_id}/{job.id}.zip", File(part))
+    published = False
+    try:
         with transaction.atomic():
             # Published only by the build still holding the job (its row locked meanwhile).
             if not list(held.select_for_update().values_list("pk", flat=True)):
                 raise _LeaseLost
-            part.replace(path)
             held.update(
                 status=ExportJob.Status.READY,
-                file=relative,
+                file=name,
                 done=job.total,
                 error="",
                 lease_token=None,
                 lease_expires_at=None,
                 finished_at=Now(),
             )
+        published = True
     finally:
-        part.unlink(missing_ok=True)
+        if not published:
+            _storage_delete_quietly(name)
     return True
 
 
@@ -447,11 +481,11 @@ def _export_job_mail(job: ExportJob, template_prefix: str) -> None:
         logger.warning("export %s: e-mail %s left in the outbox for the sweep", job.pk, email.pk)
 
 
-def export_job_file_path(job: ExportJob) -> Path | None:
+def export_job_file_name(job: ExportJob) -> str | None:
+    """The storage name of a finished job's ZIP (None while it is not ready, or once expired)."""
     if job.status != ExportJob.Status.READY or not job.file:
         return None
-    path = _media_path(job.file)
-    return path if path.is_file() else None
+    return job.file
 
 
 # --- Adjustments (disputes: a credit granted on a decision) -------------------------------

@@ -28,3 +28,14 @@ def fees_assess_task(trigger: str = "beat") -> dict:
 
     with job_run("fees_assess", trigger=trigger) as run:
         return dict(fees_assess(recorder=run))
+
+
+@shared_task(name="invoices.export_files_purge", ignore_result=True)
+def export_files_purge_task(trigger: str = "beat") -> dict:
+    """Daily: export ZIPs older than BC_EXPORT_RETENTION_DAYS deleted from the storage, jobs expired."""
+    from accounts.jobs import job_run
+
+    from .retention import export_files_purge
+
+    with job_run("export_files_purge", trigger=trigger) as run:
+        return export_files_purge(recorder=run)

@@ -5,6 +5,7 @@ Every read goes through a scoped selector; an invoice outside the user's scope a
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -14,7 +15,6 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import (
-    FileResponse,
     Http404,
     HttpResponse,
     HttpResponseRedirect,
@@ -31,6 +31,7 @@ from django.views import View
 
 from accounts.access import Action, user_can
 from core.exceptions import ApplicationError
+from core.files import StorageUnavailable, storage_download, storage_unavailable_response
 
 from .formats.archive import stream_zip
 from .formats.common import export_filename
@@ -57,11 +58,10 @@ from .services import (
     BULK_SYNC_LIMIT,
     export_check_allowed,
     export_job_create,
-    export_job_file_path,
+    export_job_file_name,
     export_members,
     export_zip_name,
     invoice_document_get,
-    invoice_document_path,
 )
 
 SHIPMENT_PAGE_SIZE = 25
@@ -302,16 +302,19 @@ PDF_BLOCK_SIZE = 256 * 1024
 class InvoicePdfView(LoginRequiredMixin, View):
     def get(self, request, number):
         invoice = _invoice_or_404(request, number, Action.DOWNLOAD).invoice
-        # The stored file of the current version; rendered only when none is stored.
-        document = invoice_document_get(invoice=invoice, language=translation.get_language() or "ko")
-        response = FileResponse(
-            open(invoice_document_path(document), "rb"),  # noqa: SIM115 - FileResponse closes it
-            as_attachment=not request.GET.get("inline"),
-            filename=export_filename(invoice, "pdf"),
-            content_type="application/pdf",
-        )
-        response.block_size = PDF_BLOCK_SIZE
-        return response
+        try:
+            # The stored file of the current version; rendered only when none is stored.
+            document = invoice_document_get(invoice=invoice, language=translation.get_language() or "ko")
+            # Streamed, or a redirect to a signed URL (BC_STORAGE_DOWNLOADS), after the checks above.
+            return storage_download(
+                name=document.file,
+                filename=export_filename(invoice, "pdf"),
+                content_type="application/pdf",
+                as_attachment=not request.GET.get("inline"),
+                block_size=PDF_BLOCK_SIZE,
+            )
+        except (StorageUnavailable, FileNotFoundError):  # gone between the check and the read: rare
+            return storage_unavailable_response(request)
 
 
 class InvoiceCsvView(LoginRequiredMixin, View):
@@ -397,6 +400,13 @@ class BulkDownloadView(LoginRequiredMixin, View):
             return HttpResponseRedirect(back)
 
         members = export_members(invoices=invoices, format=data["format"], language=language)
+        try:
+            # The first file is read before the response starts: with the file storage down the
+            # person gets a page saying so, not a broken download.
+            first = next(members, None)
+        except StorageUnavailable:
+            return storage_unavailable_response(request)
+        members = itertools.chain([first] if first is not None else [], members)
         response = StreamingHttpResponse(stream_zip(members), content_type="application/zip")
         response["Content-Disposition"] = f'attachment; filename="{export_zip_name(data["format"])}"'
         return response
@@ -438,15 +448,28 @@ class ExportJobStatusView(LoginRequiredMixin, View):
 class ExportJobDownloadView(LoginRequiredMixin, View):
     def get(self, request, job_id):
         job = _owned_job_or_404(request, job_id)
-        path = export_job_file_path(job)
-        if path is None:
+        if job.status == ExportJob.Status.EXPIRED:
+            return self.expired(request, job)
+        name = export_job_file_name(job)
+        if name is None:
             raise Http404
-        return FileResponse(
-            open(path, "rb"),  # noqa: SIM115 - FileResponse closes it
-            as_attachment=True,
-            filename=f"invoices-{job.format}-{job.created_at:%Y%m%d-%H%M%S}.zip",
-            content_type="application/zip",
-        )
+        try:
+            # From the shared storage, whichever host or worker built it.
+            return storage_download(
+                name=name,
+                filename=f"invoices-{job.format}-{job.created_at:%Y%m%d-%H%M%S}.zip",
+                content_type="application/zip",
+                verify=True,
+            )
+        except FileNotFoundError:  # deleted by the retention purge a moment ago
+            return self.expired(request, job)
+        except StorageUnavailable:
+            return storage_unavailable_response(request)
+
+    def expired(self, request, job):
+        """410: the file was deleted after BC_EXPORT_RETENTION_DAYS; the page says to make it again."""
+        job.status = ExportJob.Status.EXPIRED
+        return render(request, "invoices/export_job.html", {"job": job}, status=410)
 
 
 class ShipmentListView(View):

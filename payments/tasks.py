@@ -73,3 +73,11 @@ def autopay_notices_requeue_task() -> int:
     from .autopay.notices import autopay_notices_requeue
 
     return autopay_notices_requeue()
+
+
+@shared_task(name="payments.webhook_events_purge")
+def webhook_events_purge_task() -> int:
+    """Daily (beat): processed webhook events past BC_WEBHOOK_EVENT_RETENTION_DAYS are deleted."""
+    from .services.retention import webhook_events_purge
+
+    return webhook_events_purge()

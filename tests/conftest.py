@@ -3,6 +3,9 @@ import pytest
 from tests import skip_policy
 from tests.accounts.factories import PASSWORD
 
+# S3 on a real server on loopback (moto): moto_server, s3_storage, s3_outage (tests/storage_server.py).
+from tests.storage_server import moto_server, s3_outage, s3_storage  # noqa: F401
+
 
 def pytest_configure(config):
     """tests/skip_policy.py: with CI=true, a skipped test marked needs_postgres, needs_redis,

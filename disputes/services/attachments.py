@@ -16,6 +16,8 @@ from django.utils import timezone
 from django.utils.text import get_valid_filename
 from django.utils.translation import gettext as _
 
+from core.files import StorageUnavailable, storage_errors
+
 from ..models import Dispute, DisputeAttachment
 from .rules import DisputeRefused
 
@@ -124,9 +126,21 @@ def _store_file(checked: CheckedFile, written: list[str]) -> str:
     """Store the upload through the storage API (a private folder, or object storage) under a
     random name; return the storage name, also recorded in ``written`` for clean-up."""
     checked.upload.seek(0)
-    name = default_storage.save(
-        f"disputes/{timezone.now():%Y/%m}/{uuid.uuid4().hex}.{checked.extension}", checked.upload
-    )
+    try:
+        with storage_errors("attachment save"):
+            name = default_storage.save(
+                f"disputes/{timezone.now():%Y/%m}/{uuid.uuid4().hex}.{checked.extension}", checked.upload
+            )
+    except StorageUnavailable:
+        # Raised inside the filing's transaction: nothing is filed, and files stored before this
+        # one are removed (files_removed_on_failure); the form is shown again with this message.
+        raise DisputeRefused(
+            _(
+                "Your attachments could not be stored just now, so nothing was filed. Please try again in a few minutes."
+            ),
+            field="attachments",
+            code="storage_unavailable",
+        ) from None
     written.append(name)
     return name
 

@@ -1,4 +1,4 @@
-"""ZIP archives written as a stream: no temporary file, each member sent once it is written.
+"""ZIP archives written as a stream: each member sent (or written) once it is written.
 
 The sink lets ``zipfile`` seek back into the member being written (never further), so every
 local header carries the member's CRC and sizes: no data descriptors, which streaming unzip
@@ -72,8 +72,11 @@ def stream_zip(members: Iterable[tuple[str, bytes]]) -> Iterator[bytes]:
         yield chunk
 
 
-def write_zip(path, members: Iterable[tuple[str, bytes]], *, progress: Callable[[int], None] | None = None) -> None:
-    """Write a ZIP file at ``path``; ``progress(n)`` is called once n members are written."""
+def write_zip(out, members: Iterable[tuple[str, bytes]], *, progress: Callable[[int], None] | None = None) -> None:
+    """Write a ZIP into the binary file ``out``; ``progress(n)`` is called once n members are written.
+
+    ``out`` is a temporary file of the worker (``invoices.services``), saved into the storage after.
+    """
 
     def counted():
         for number, member in enumerate(members, start=1):
@@ -81,6 +84,5 @@ def write_zip(path, members: Iterable[tuple[str, bytes]], *, progress: Callable[
             if progress is not None:
                 progress(number)
 
-    with open(path, "wb") as out:
-        for chunk in stream_zip(counted()):
-            out.write(chunk)
+    for chunk in stream_zip(counted()):
+        out.write(chunk)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import time
 from collections import Counter
 
 from django.db import IntegrityError, transaction
@@ -32,6 +33,7 @@ from django.utils import timezone
 from accounts.audit import audit_event_build
 from accounts.models import AuditEvent
 from core.exceptions import ApplicationError
+from core.metrics import AUTOPAY_RUN_OUTCOMES, AUTOPAY_RUN_SECONDS
 
 from ..gateways import ChargeResult
 from ..gateways import Outcome as GatewayOutcome
@@ -83,7 +85,16 @@ def _no_heartbeat() -> None:
 
 def autopay_run(*, today: datetime.date | None = None, recorder=None) -> Counter:
     """The daily job: scheduled one-time payments, then every live AutoPay schedule."""
-    today = today or timezone.localdate()
+    started = time.monotonic()
+    counts = _autopay_run(today=today or timezone.localdate(), recorder=recorder)
+    # Metrics (core.metrics): the run's duration, and its counts by outcome.
+    AUTOPAY_RUN_SECONDS.observe(time.monotonic() - started)
+    for outcome, n in counts.items():
+        AUTOPAY_RUN_OUTCOMES.labels(outcome=outcome).inc(n)
+    return counts
+
+
+def _autopay_run(*, today: datetime.date, recorder=None) -> Counter:
     counts: Counter = Counter()
     # Alive: renews the run's lease (at most one UPDATE per quarter lease), called in every loop of
     # the run, not only after a charge, so a slow gateway or many scheduled payments first never

@@ -33,6 +33,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.views.decorators.debug import sensitive_variables
 
+from core.luhn import luhn_valid
 from core.money import to_minor
 
 from .base import ChargeResult, DeclineKind, Gateway, Outcome, SavedMethod, TokenizeError
@@ -55,20 +56,6 @@ DECLINES: dict[str, DeclineKind] = {
     "expired_card": DeclineKind.HARD,
     "card_declined": DeclineKind.HARD,
 }
-
-
-@sensitive_variables()
-def luhn_valid(number: str) -> bool:
-    """The Luhn check digit; ``number`` holds ASCII digits only (``tokenize_card`` checks)."""
-    total = 0
-    for index, char in enumerate(reversed(number)):
-        digit = int(char)
-        if index % 2:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
-    return total % 10 == 0
 
 
 @sensitive_variables("number")

@@ -11,15 +11,20 @@ from __future__ import annotations
 
 import datetime
 
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.audit import audit_event_build
 from accounts.models import AuditEvent, Company
 from core.exceptions import ApplicationError
+from core.metrics import PAYMENTS_FINAL
 from core.transitions import transition
 
 from ..models import PAYMENT_TRANSITIONS, Payment, PaymentStatus
+
+# The statuses a payment never leaves (PAYMENT_TRANSITIONS: no move out of them).
+FINAL_STATUSES = frozenset(status for status, moves in PAYMENT_TRANSITIONS.items() if not moves)
 
 
 def _payment_billed_company(payment: Payment) -> Company | None:
@@ -43,6 +48,10 @@ def payment_status_move(payment: Payment, to: str, now: datetime.datetime | None
     previous = transition(payment, to, table=PAYMENT_TRANSITIONS, refused=_refused)
     if to in (PaymentStatus.SUCCEEDED, PaymentStatus.FAILED):
         payment.settled_at = now or timezone.now()
+    if to in FINAL_STATUSES:
+        # Every status change passes here: the metric of payments by outcome (core.metrics) moves
+        # once the change is committed, so a change rolled back is never counted.
+        transaction.on_commit(PAYMENTS_FINAL.labels(outcome=str(to)).inc)
     return previous
 
 

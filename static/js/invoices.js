@@ -102,7 +102,7 @@
             link.href = data.download_url;
             link.hidden = false;
             link.focus();
-          } else if (data.status === "failed") {
+          } else if (data.status === "failed" || data.status === "expired") {
             if (failure) { failure.textContent = data.error; failure.hidden = false; }
           } else {
             window.setTimeout(poll, 1500);
@@ -110,7 +110,8 @@
         })
         .catch(function () { window.setTimeout(poll, 3000); });
     };
-    if (job.dataset.exportStatus !== "ready" && job.dataset.exportStatus !== "failed") {
+    // Finished (ready, failed, or expired after BC_EXPORT_RETENTION_DAYS): nothing to poll.
+    if (["ready", "failed", "expired"].indexOf(job.dataset.exportStatus) === -1) {
       window.setTimeout(poll, 1000);
     }
   }

@@ -25,6 +25,7 @@ PRODUCTION = {
     # check --deploy does not connect: nothing listens on port 1.
     "DATABASE_URL": "postgres://billing:secret@127.0.0.1:1/billing_centre",
     "REDIS_URL": "redis://127.0.0.1:1/0",
+    "SITE_URL": "https://billing.example.com",
     "DEFAULT_FROM_EMAIL": "Billing Centre <billing@example.com>",
 }
 
@@ -35,7 +36,15 @@ def _env(**overrides: str) -> dict[str, str]:
     Variables a .env file could supply are set explicitly (empty means unset for the settings).
     """
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp")}
-    for name in ("DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL", "EMAIL_URL"):
+    for name in (
+        "DJANGO_SECRET_KEY",
+        "DJANGO_ALLOWED_HOSTS",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "EMAIL_URL",
+        "SITE_URL",
+        "BC_SITE_URL_ALLOW_HTTP",
+    ):
         env[name] = ""
     env.update(overrides)
     return env
@@ -77,7 +86,7 @@ def test_check_deploy_reports_nothing_with_production_settings():
     assert "WARNING" not in result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("name", ["DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "DATABASE_URL"])
+@pytest.mark.parametrize("name", ["DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL", "SITE_URL"])
 def test_missing_production_variable_stops_start_up_naming_it(name):
     env = _env(**PRODUCTION)
     env[name] = ""
@@ -87,6 +96,58 @@ def test_missing_production_variable_stops_start_up_naming_it(name):
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert name in result.stderr.strip().splitlines()[-1]
+
+
+def _setup_error(env: dict[str, str]) -> str:
+    """The last line of stderr of ``django.setup()`` under ``env`` (which must fail)."""
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=BASE_DIR,
+        env={**env, "DJANGO_SETTINGS_MODULE": "billing_centre.settings"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0, "django.setup() succeeded"
+    return result.stderr.strip().splitlines()[-1]
+
+
+def test_production_without_redis_stops_instead_of_running_tasks_in_requests():
+    env = _env(**PRODUCTION)
+    env["REDIS_URL"] = ""
+
+    last_line = _setup_error(env)
+
+    assert last_line == (
+        "django.core.exceptions.ImproperlyConfigured: REDIS_URL must be set when DJANGO_DEBUG=0 (see .env.example)."
+    )
+
+
+def test_production_refuses_an_http_site_url():
+    last_line = _setup_error(_env(**{**PRODUCTION, "SITE_URL": "http://billing.example.com"}))
+
+    assert "ImproperlyConfigured" in last_line
+    assert "SITE_URL must start with https://" in last_line
+    assert "BC_SITE_URL_ALLOW_HTTP=1" in last_line
+
+
+@pytest.mark.parametrize("value", ["billing.example.com", "https://", "ftp://billing.example.com"])
+def test_production_refuses_a_site_url_that_is_not_an_address(value):
+    last_line = _setup_error(_env(**{**PRODUCTION, "SITE_URL": value}))
+
+    assert "ImproperlyConfigured: SITE_URL must be an absolute address" in last_line
+
+
+def test_production_accepts_an_http_site_url_only_when_told_to():
+    env = _env(**{**PRODUCTION, "SITE_URL": "http://127.0.0.1:8080", "BC_SITE_URL_ALLOW_HTTP": "1"})
+
+    assert _settings_of(env, "SITE_URL", "DEBUG") == {"SITE_URL": "http://127.0.0.1:8080", "DEBUG": False}
+
+
+def test_development_keeps_its_defaults_without_redis_or_site_url():
+    values = _settings_of(_env(), "SITE_URL", "REDIS_URL", "CELERY_TASK_ALWAYS_EAGER")
+
+    assert values == {"SITE_URL": "http://127.0.0.1:8000", "REDIS_URL": "", "CELERY_TASK_ALWAYS_EAGER": True}
 
 
 def test_production_turns_on_https_and_secure_cookies():

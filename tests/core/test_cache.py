@@ -7,7 +7,7 @@ from django.core.cache import cache
 
 from billing_centre.settings import redis_caches
 from core.models import CacheEntry
-from tests.faults.conftest import free_port
+from tests.processes import free_port
 
 pytestmark = pytest.mark.django_db
 

@@ -6,14 +6,30 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.urls import reverse
 
 from accounts.models import Role
+from disputes.models import DisputeReason
 from invoices.models import LineKind
 from tests.accounts.factories import CompanyFactory, MembershipFactory, ShippingAccountFactory, UserFactory
 from tests.invoices.factories import InvoiceFactory, InvoiceLineFactory, ShipmentFactory
 
 PDF = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def file_with_attachments(client, world, files):
+    """POST the filing form for the world's invoice: one weight claim on the freight line, with ``files``."""
+    line = world["freight"]
+    data = {
+        f"line_{line.id}": "on",
+        f"line_{line.id}_reason": DisputeReason.WEIGHT,
+        f"line_{line.id}_amount": "1000",
+        "attachments": files,
+    }
+    return client.post(reverse("disputes:file") + f"?invoice={world['invoice'].number}", data)
+
+
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
 
 

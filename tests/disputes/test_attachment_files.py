@@ -15,10 +15,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.urls import reverse
 
-from disputes.models import Dispute, DisputeAttachment, DisputeReason
+from disputes.models import Dispute, DisputeAttachment
 from tests.invoices.factories import InvoiceFactory
 
-from .conftest import PDF, PNG
+from .conftest import PDF, PNG, file_with_attachments
 
 pytestmark = pytest.mark.django_db
 
@@ -36,23 +36,12 @@ def _url(*numbers):
     return reverse("disputes:file") + "?" + "&".join(f"invoice={n}" for n in numbers)
 
 
-def _file_one(client, world, files):
-    line = world["freight"]
-    data = {
-        f"line_{line.id}": "on",
-        f"line_{line.id}_reason": DisputeReason.WEIGHT,
-        f"line_{line.id}_amount": "1000",
-        "attachments": files,
-    }
-    return client.post(_url(world["invoice"].number), data)
-
-
 def _file_bulk(client, world, files):
     InvoiceFactory(account=world["account"], number="INV000000102", total=Decimal("42000"))
     return client.post(_url("INV000000101", "INV000000102"), {"reason": "duplicate", "attachments": files})
 
 
-PATHS = {"one invoice": _file_one, "several invoices": _file_bulk}
+PATHS = {"one invoice": file_with_attachments, "several invoices": _file_bulk}
 
 
 def _good():
@@ -129,7 +118,7 @@ def test_a_database_error_after_the_files_were_written_removes_them(
 
 
 def test_an_attachment_with_a_safe_fallback_name_downloads(payer, world):
-    _file_one(payer, world, [SimpleUploadedFile("!!!", PDF, content_type="application/pdf")])
+    file_with_attachments(payer, world, [SimpleUploadedFile("!!!", PDF, content_type="application/pdf")])
     attachment = DisputeAttachment.objects.get()
 
     response = payer.get(reverse("disputes:attachment", args=[attachment.dispute.reference, attachment.pk]))

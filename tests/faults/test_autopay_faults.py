@@ -25,8 +25,7 @@ from payments.services import payment_reconcile
 from tests.accounts.factories import CompanyFactory, MembershipFactory, ShippingAccountFactory, UserFactory
 from tests.invoices.factories import InvoiceFactory
 from tests.payments.conftest import card_method
-
-from .conftest import wait_until
+from tests.processes import wait_until
 
 # Real workers (start_worker) on a private redis-server, reading the PostgreSQL test database.
 pytestmark = [

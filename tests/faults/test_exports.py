@@ -22,8 +22,7 @@ from invoices.services import BULK_SYNC_LIMIT
 from tests.accounts.factories import CompanyFactory, MembershipFactory, ShippingAccountFactory
 from tests.invoices.conftest import add_lines
 from tests.invoices.factories import InvoiceFactory
-
-from .conftest import wait_until
+from tests.processes import wait_until
 
 # Real workers (start_worker) on a private redis-server, reading the PostgreSQL test database.
 pytestmark = [

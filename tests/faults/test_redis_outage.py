@@ -30,8 +30,7 @@ from tests.accounts.factories import (
 )
 from tests.invoices.factories import InvoiceFactory
 from tests.payments.conftest import card_method, future
-
-from .conftest import wait_until
+from tests.processes import wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.needs_redis]  # a private redis-server
 

@@ -135,6 +135,11 @@ ROUTES: dict[str, Case] = {
     # --- Public pages and the dashboard --------------------------------------------------------
     "": Case(get="200 200 200 200 200 200", post="200 200 200 200 200 200", note="dashboard or landing"),
     "healthz": Case(get="200 200 200 200 200 200", post="405 405 405 405 405 405"),
+    "healthz/live": Case(get="200 200 200 200 200 200", post="405 405 405 405 405 405"),
+    "healthz/ready": Case(get="200 200 200 200 200 200", post="405 405 405 405 405 405"),
+    # Prometheus: closed to everyone without the scrape token or an allowed address (tests/billing_centre/
+    # test_observability_metrics.py opens it), whatever the login; 404, so its existence is not told.
+    "metrics": Case(get="404 404 404 404 404 404", post="404 404 404 404 404 404"),
     "i18n/setlang/": Case(get="302 302 302 302 302 302", post="ok ok ok ok ok ok", data=lambda s: {"language": "en"}),
     "help/": Case(get="200 200 200 200 200 200", post="405 405 405 405 405 405"),
     "shipments/": Case(get="200 200 200 200 200 200", post="405 405 405 405 405 405"),
