@@ -49,3 +49,7 @@ AUTOPAY_RUN_OUTCOMES = Counter(
     "What AutoPay runs did, by outcome (paid, skipped_over_limit, errors, ...).",
     ["outcome"],
 )
+# Every Celery task that ended, by name and final state (SUCCESS, FAILURE, RETRY...), counted where
+# it ran: in a worker, served by the worker's own exporter (BC_WORKER_METRICS_PORT,
+# billing_centre/observability/celery.py); run eagerly (no REDIS_URL), by the web's /metrics.
+CELERY_TASKS = Counter("bc_celery_tasks", "Celery tasks that ended, by task name and state.", ["task", "state"])

@@ -26,8 +26,11 @@ def test_database_url() -> str:
 test_database_url.__test__ = False  # a helper, not a test
 
 
-def worker_start(*, queues: list[str], name: str, env: dict, log_path: Path) -> subprocess.Popen:
-    """`celery worker --pool=solo` (one task at a time, in the process a test may kill) on ``queues``."""
+def worker_start(
+    *, queues: list[str], name: str, env: dict, log_path: Path, pool: str = "solo", concurrency: int = 1
+) -> subprocess.Popen:
+    """`celery worker --pool=solo` (one task at a time, in the process a test may kill) on ``queues``;
+    ``pool="prefork"`` runs ``concurrency`` child processes, as production does."""
     with open(log_path, "w") as log:
         return subprocess.Popen(
             [
@@ -37,7 +40,8 @@ def worker_start(*, queues: list[str], name: str, env: dict, log_path: Path) -> 
                 "-A",
                 "billing_centre",
                 "worker",
-                "--pool=solo",
+                f"--pool={pool}",
+                f"--concurrency={concurrency}",
                 "-Q",
                 ",".join(queues),
                 "-n",

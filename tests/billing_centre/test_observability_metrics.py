@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import math
 import os
+import urllib.request
 import uuid
 
 import pytest
@@ -182,3 +183,47 @@ def test_a_broker_that_is_down_is_reported_and_the_scrape_still_answers(client, 
 
     assert body[("bc_celery_broker_up", frozenset())] == 0
     assert not [key for key in body if key[0] == "bc_celery_queue_length"]
+
+
+@pytest.mark.needs_redis
+@pytest.mark.needs_worker
+@pytest.mark.skipif(not REDIS_URL, reason="REDIS_URL is not set: no broker for a real worker")
+@pytest.mark.parametrize("pool", ["solo", "prefork"])
+def test_a_worker_serves_the_metrics_of_the_tasks_it_ran_on_its_own_port(tmp_path, pool):
+    """What a worker counts (tasks, payments, AutoPay runs) is served by the worker itself; with
+    prefork, the sums of its pool processes (PROMETHEUS_MULTIPROC_DIR), as in production."""
+    from billing_centre.celery import app
+    from billing_centre.tasks import ping
+    from tests.processes import free_port, wait_until
+    from tests.workers import worker_start, worker_stop
+
+    queue = f"bc-test-metrics-{uuid.uuid4().hex[:12]}"
+    port = free_port()
+    env = {**os.environ, "REDIS_URL": REDIS_URL, "BC_WORKER_METRICS_PORT": str(port)}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    if pool == "prefork":
+        (tmp_path / "prometheus").mkdir()
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path / "prometheus")
+    log_path = tmp_path / "worker.log"
+    process = worker_start(queues=[queue], name=queue, env=env, log_path=log_path, pool=pool, concurrency=2)
+    try:
+        app.conf.task_always_eager = False  # tests/conftest.py restores it
+        results = [ping.apply_async(args=[f"m{i}"], queue=queue) for i in range(3)]
+        try:
+            assert [result.get(timeout=60) for result in results] == ["m0", "m1", "m2"]
+        except Exception:
+            pytest.fail(f"no result from the worker (alive: {process.poll() is None}):\n{log_path.read_text()}")
+        for result in results:
+            result.forget()
+
+        def served() -> dict:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+                    return samples(response.read())
+            except OSError:
+                return {}
+
+        ran = ("bc_celery_tasks_total", frozenset({("task", "billing_centre.ping"), ("state", "SUCCESS")}))
+        wait_until(lambda: served().get(ran) == 3, timeout=30, message=f"3 pings counted at :{port}/metrics")
+    finally:
+        worker_stop(process)
