@@ -82,7 +82,13 @@ class RequestIdMiddleware:
             view = view_name(request)
             HTTP_REQUEST_SECONDS.labels(view=view, method=request.method).observe(duration)
             HTTP_RESPONSES.labels(view=view, method=request.method, status=f"{response.status_code // 100}xx").inc()
-            logger.info(
+            # A 5xx is an error of ours: logged at ERROR here, inside the request's context (request
+            # id, user), and marked so Django's handler does not log it again outside of it.
+            level = logging.ERROR if response.status_code >= 500 else logging.INFO
+            if response.status_code >= 500:
+                response._has_been_logged = True
+            logger.log(
+                level,
                 "%s %s %s",
                 request.method,
                 request.path,

@@ -12,6 +12,8 @@ import uuid
 
 import pytest
 from django.db import transaction
+from django.http import HttpResponse
+from django.urls import path
 
 from accounts.models import AuditEvent, Role
 from billing_centre.observability.logs import logging_config
@@ -281,3 +283,20 @@ def test_a_real_worker_logs_json_with_the_request_id_of_the_caller(tmp_path):
     assert "time" in ran
     # The worker's own records (Celery's "Task ... received/succeeded") are JSON too.
     assert any(line["logger"].startswith("celery") for line in lines)
+
+
+def _answers_503(request):
+    return HttpResponse("down", status=503)
+
+
+urlpatterns = [path("down/", _answers_503, name="down")]  # this module is the URLconf of the test below
+
+
+@pytest.mark.urls(__name__)
+def test_a_5xx_is_logged_once_at_error_inside_the_request_context(client, records):
+    """Django's handler would log it again after the middleware, without the request id."""
+    client.get("/down/", HTTP_X_REQUEST_ID="req-down-0001")
+
+    (line,) = records.named("billing_centre.request")
+    assert (line.levelno, line.status, line.request_id) == (logging.ERROR, 503, "req-down-0001")
+    assert records.named("django.request") == []
