@@ -28,16 +28,15 @@ number until the window has passed.
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from core.forms import MoneyField
+
 from .models import BillingPlan, Company, Membership, Role, ShippingAccount
 
 NUMBER_SHAPE_RE = re.compile(r"^[A-Z0-9]{4,12}$")
-AMOUNT_RE = re.compile(r"^-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d{1,2})?$")
-CURRENCY_SIGNS = "₩￦$¥€£"
 
 COUNTRY_CHOICES = [
     ("KR", _("Korea")),
@@ -57,21 +56,6 @@ COUNTRY_CHOICES = [
 def normalize_number(value: str) -> str:
     """Trim, drop inner spaces and hyphens, upper-case: " 12ab-34 " → "12AB34"."""
     return re.sub(r"[\s\-]+", "", value or "").upper()
-
-
-def parse_amount(value: str) -> Decimal | None:
-    """``"₩1,234,000"`` → ``Decimal("1234000")``; None when it is not an amount."""
-    text = (value or "").strip()
-    if text[:1] in CURRENCY_SIGNS:
-        text = text[1:].strip()
-    elif text[:1] == "-" and text[1:2] in CURRENCY_SIGNS:
-        text = "-" + text[2:].strip()
-    if not AMOUNT_RE.match(text):
-        return None
-    try:
-        return Decimal(text.replace(",", ""))
-    except InvalidOperation:  # pragma: no cover - the pattern already excludes it
-        return None
 
 
 class DateInput(forms.DateInput):
@@ -106,13 +90,15 @@ class EnrolmentForm(forms.Form):
         widget=DateInput(),
         help_text=_("YYYY-MM-DD. The invoice must be from the last 45 days."),
     )
-    amount = forms.CharField(
+    # As printed: a credit invoice's amount due is negative, a settled one's zero.
+    amount = MoneyField(
         label=_("Amount due"),
-        max_length=40,
+        allow_zero=True,
+        allow_negative=True,
         help_text=_(
             "Exactly as printed, e.g. ₩1,234,000 or 1234000. The currency sign and thousands separators are optional."
         ),
-        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+        error_messages={"invalid": _("Enter the amount due as printed, for example ₩1,234,000 or 1234000.")},
     )
     control_id = forms.CharField(
         label=_("Control ID"),
@@ -155,12 +141,6 @@ class EnrolmentForm(forms.Form):
         if not value:
             raise forms.ValidationError(_("Enter the invoice number."))
         return value
-
-    def clean_amount(self) -> Decimal:
-        amount = parse_amount(self.cleaned_data["amount"])
-        if amount is None:
-            raise forms.ValidationError(_("Enter the amount due as printed, for example ₩1,234,000 or 1234000."))
-        return amount
 
     def clean_control_id(self) -> str:
         value = self.cleaned_data["control_id"].strip().upper()

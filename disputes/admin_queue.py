@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.admin_utils import money_column
 from core.exceptions import ApplicationError, form_add_application_error
+from core.forms import MoneyField
 from core.money import format_money
 
 from .models import (
@@ -162,9 +163,7 @@ class DecisionForm(forms.Form):
             (Decision.REJECT, _("Reject (give the reason below)")),
         ),
     )
-    amount = forms.DecimalField(
-        label=_("Credit for a partial approval"), required=False, max_digits=16, decimal_places=2, min_value=0
-    )
+    amount = MoneyField(label=_("Credit for a partial approval"), required=False)
     reason = forms.CharField(
         label=_("Reason shown to the customer"),
         required=False,
@@ -176,6 +175,10 @@ class DecisionForm(forms.Form):
         required=False,
         widget=forms.Textarea(attrs={"rows": 3, "cols": 70}),
     )
+
+    def __init__(self, *args, currency: str | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["amount"].currency = currency  # the invoice's: KRW takes no decimals
 
 
 class ReplyForm(forms.Form):
@@ -366,7 +369,7 @@ class DisputeAdmin(admin.ModelAdmin):
     def decide_view(self, request, pk):
         dispute = self._get_for_change(request, pk)
         if request.method == "POST":
-            form = DecisionForm(request.POST)
+            form = DecisionForm(request.POST, currency=dispute.invoice.currency)
             if form.is_valid():
                 try:
                     dispute_decide(
@@ -393,7 +396,7 @@ class DisputeAdmin(admin.ModelAdmin):
                     )
                     return HttpResponseRedirect(self._change_url(dispute))
         else:
-            form = DecisionForm()
+            form = DecisionForm(currency=dispute.invoice.currency)
         currency = dispute.invoice.currency
         threshold = dispute_supervisor_threshold(currency)
         context = self._context(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from core.forms import MoneyField
 from core.money import format_money
 
 from .models import DisputeReason, DisputeStatus
@@ -50,11 +51,10 @@ def _amount_field(label, charge=None, currency=None):
     attrs = {"inputmode": "decimal", "class": "dispute-amount", "autocomplete": "off"}
     if charge is not None:
         attrs["data-charge"] = format(charge.normalize(), "f")
-    return forms.DecimalField(
+    return MoneyField(
         label=label,
         required=False,
-        max_digits=16,
-        decimal_places=2,
+        currency=currency,
         widget=forms.TextInput(attrs=attrs),
         help_text=(_("At most %(charge)s") % {"charge": format_money(charge, currency)}) if charge is not None else "",
     )

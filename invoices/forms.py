@@ -5,7 +5,9 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .models import MONEY, ExportFormat
+from core.forms import MoneyField
+
+from .models import ExportFormat
 from .selectors.tables import DEFAULT_PAGE_SIZE, INVOICE_SORTS, PAGE_SIZES
 
 # The most invoices one bulk download may hold.
@@ -59,13 +61,8 @@ def _date_field(label):
 
 
 def _amount_field(label):
-    return forms.DecimalField(
-        label=label,
-        required=False,
-        **MONEY,  # the digits an amount column holds
-        widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
-        error_messages={"invalid": _("Enter an amount as a number, e.g. 50000.")},
-    )
+    # Tables mix currencies, and credits are negative: any sign, zero, up to two decimals.
+    return MoneyField(label=label, required=False, allow_zero=True, allow_negative=True)
 
 
 class _UrlStateForm(forms.Form):

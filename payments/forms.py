@@ -8,7 +8,6 @@ them again), and nothing here logs or stores them.
 from __future__ import annotations
 
 import datetime
-from decimal import Decimal
 
 from django import forms
 from django.conf import settings
@@ -16,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
-from invoices.models import MONEY
+from core.forms import MoneyField
 
 from .autopay.rules import TERMS_VERSION, WEEKDAYS
 from .models import CARD_KINDS, AutoPaySchedule, MethodKind, PaymentMethod
@@ -268,22 +267,12 @@ class PayNowLookupForm(forms.Form):
     invoice_number = forms.CharField(
         label=_("Invoice number"), max_length=20, widget=forms.TextInput(attrs={"autocomplete": "off", "class": "mono"})
     )
-    amount = forms.DecimalField(
+    # Typed as printed ("₩13,000", "$1,234.50"); the invoice's currency is known only once it is found.
+    amount = MoneyField(
         label=_("Amount due"),
-        **MONEY,  # the digits an amount column holds
-        min_value=Decimal("0"),
-        help_text=_("Exactly as printed on the invoice, without the currency sign."),
-        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+        allow_zero=True,
+        help_text=_("Exactly as printed on the invoice; the currency sign and separators are optional."),
     )
-
-    def __init__(self, *args, **kwargs):
-        # Amounts are often typed as printed: "₩13,000" or "$1,234.50".
-        if args and args[0] is not None:
-            data = args[0].copy()
-            raw = (data.get("amount") or "").replace(",", "").replace("₩", "").replace("$", "").strip()
-            data["amount"] = raw
-            args = (data, *args[1:])
-        super().__init__(*args, **kwargs)
 
 
 class PayNowDetailsForm(MethodDetailsForm):
@@ -309,13 +298,10 @@ class AutoPayForm(forms.Form):
         label=_("Payment method"), queryset=None, empty_label=None, widget=forms.RadioSelect
     )
     amount_mode = forms.ChoiceField(label=_("Amount to pay"), widget=forms.RadioSelect)
-    limit_amount = forms.DecimalField(
+    limit_amount = MoneyField(
         label=_("Limit per invoice"),
         required=False,
-        min_value=Decimal("0.01"),
-        **MONEY,  # the digits an amount column holds
         help_text=_("An invoice above the limit is not paid automatically; you are told by e-mail."),
-        widget=forms.TextInput(attrs={"inputmode": "decimal"}),
     )
     timing = forms.ChoiceField(label=_("When to pay"), widget=forms.RadioSelect)
     days_before_due = forms.IntegerField(
@@ -342,6 +328,7 @@ class AutoPayForm(forms.Form):
         self.fields["timing"].choices = AutoPaySchedule.Timing.choices
         self.fields["weekday"].choices = [("", "—"), *WEEKDAYS]
         self.fields["limit_amount"].label = _("Limit per invoice (%(currency)s)") % {"currency": currency}
+        self.fields["limit_amount"].currency = currency
         self.fields["consent"].label = _(
             "I authorise Billing Centre to charge this payment method for the invoices described above, "
             "under the AutoPay terms (version %(version)s), until I cancel AutoPay."
@@ -350,7 +337,8 @@ class AutoPayForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if data.get("amount_mode") == AutoPaySchedule.AmountMode.UP_TO_LIMIT and not data.get("limit_amount"):
+        limit_missing = data.get("limit_amount") is None and "limit_amount" not in self.errors  # not typed at all
+        if data.get("amount_mode") == AutoPaySchedule.AmountMode.UP_TO_LIMIT and limit_missing:
             self.add_error("limit_amount", _("Enter the limit: the largest amount AutoPay may pay for one invoice."))
         if data.get("timing") == AutoPaySchedule.Timing.DAYS_BEFORE_DUE and data.get("days_before_due") is None:
             self.add_error(

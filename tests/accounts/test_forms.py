@@ -3,8 +3,9 @@
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 
-from accounts.forms import EnrolmentForm, normalize_number, parse_amount
+from accounts.forms import EnrolmentForm, normalize_number
 
 
 @pytest.mark.parametrize(
@@ -25,17 +26,21 @@ def test_account_number_is_trimmed_ungrouped_and_upper_cased(typed, normalised):
         (" 1234000 ", Decimal("1234000")),
         ("$12.34", Decimal("12.34")),
         ("1,234.50", Decimal("1234.50")),
+        # Issue 16: as Korean users type and PDFs copy (core.forms.MoneyField, one input for all).
+        ("1234000원", Decimal("1234000")),
+        ("1 234 000", Decimal("1234000")),
+        ("-₩25,000", Decimal("-25000")),  # a credit invoice's amount due, as printed
+        ("0", Decimal("0")),
     ],
 )
 def test_amount_accepts_currency_sign_and_thousands_separators(typed, amount):
-    assert parse_amount(typed) == amount
+    assert EnrolmentForm.base_fields["amount"].clean(typed) == amount
 
 
-@pytest.mark.parametrize(
-    "typed", ["1,23,4000", "12,34000", "1.234.000", "1234000원", "1234.567", "about 1234000", "", "₩", "1 234 000"]
-)
+@pytest.mark.parametrize("typed", ["1,23,4000", "12,34000", "1.234.000", "1234.567", "about 1234000", "", "₩"])
 def test_amount_refuses_anything_looser(typed):
-    assert parse_amount(typed) is None
+    with pytest.raises(ValidationError):
+        EnrolmentForm.base_fields["amount"].clean(typed)
 
 
 @pytest.mark.django_db

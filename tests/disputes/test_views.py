@@ -114,7 +114,7 @@ def test_the_invoice_is_marked_disputed_and_can_still_be_paid(login, world):
     ("amount", "message"),
     [
         ("30001", "cannot be more than the charge"),
-        ("0", "more than zero"),
+        ("0", "Enter an amount above zero"),  # the field says it (core.forms.MoneyField)
         ("", "Enter the disputed amount"),
         ("abc", ""),
     ],

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from accounts.models import AuditEvent, Role
 from payments import autopay
@@ -116,6 +116,30 @@ def test_bad_input_gets_a_message_next_to_the_field(client, admin_user, account,
 
     assert response.status_code == 200
     assert field in response.context["form"].errors
+    assert not AutoPaySchedule.objects.exists()
+
+
+@pytest.mark.parametrize("typed", ["100,000", "₩100,000", "100 000", "１００，０００", "100,000원"])
+def test_the_limit_is_accepted_as_koreans_type_it(client, admin_user, account, wallet_card, typed):
+    # Issue 16: "100,000" was refused with "숫자를 입력하세요." plus "한도를 입력하십시오".
+    client.force_login(admin_user)
+
+    response = client.post(f"{CREATE}?account={account.number}", form_data(wallet_card, limit_amount=typed))
+
+    assert response.status_code == 302
+    assert AutoPaySchedule.objects.get(account=account).limit_amount == Decimal("100000")
+
+
+def test_a_limit_that_is_not_an_amount_gets_one_message_not_two(client, admin_user, account, wallet_card):
+    client.force_login(admin_user)
+
+    response = client.post(f"{CREATE}?account={account.number}", form_data(wallet_card, limit_amount="10만"))
+
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert list(errors) == ["limit_amount"]
+    with translation.override("en"):
+        assert [str(message) for message in errors["limit_amount"]] == ["Enter an amount such as ₩1,000,000."]
     assert not AutoPaySchedule.objects.exists()
 
 
