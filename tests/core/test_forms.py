@@ -97,7 +97,7 @@ def test_the_korean_messages():
     assert clean("1,000.5", language="ko", currency="KRW") == [
         "KRW 금액에는 소수점이 없습니다. ₩1,000,000처럼 정수로 입력하십시오."
     ]
-    assert clean("abc", language="ko", currency="KRW") == ["₩1,000,000와 같이 금액을 입력하십시오."]
+    assert clean("abc", language="ko", currency="KRW") == ["₩1,000,000처럼 금액을 입력하십시오."]
 
 
 def test_every_typed_amount_goes_through_the_one_field():
